@@ -1,0 +1,84 @@
+"""Where chromosomes come from: the synthetic generator or a folder of real crops.
+
+Real data layout (see data/README.md): a folder with ``labels.csv`` (columns
+``file,cell,chromosome,copy``; ``file`` relative to the folder), or a plain folder of images.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .dataset import Specimen, canonical_gray
+from .rotation import crop_to_foreground, foreground_mask, rotate_image
+
+__all__ = ["IMAGE_SUFFIXES", "read_labels", "list_images", "synthetic_specimens", "karyogram_specimens",
+           "rotate_to_angle"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def read_labels(root: str | Path, max_cells: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """``labels.csv`` of a data folder; ``max_cells`` keeps a seeded random subset of whole cells."""
+    root = Path(root)
+    path = root / "labels.csv"
+    if not root.is_dir():
+        raise FileNotFoundError(f"data folder {root} does not exist; pass data='' for the synthetic default")
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: a data folder needs labels.csv with columns "
+                                f"file,cell,chromosome,copy (see data/README.md)")
+    df = pd.read_csv(path, dtype=str)
+    missing = {"file", "cell", "chromosome"} - set(df.columns)
+    if missing:
+        raise ValueError(f"{path} lacks the column(s) {sorted(missing)}; expected file,cell,chromosome,copy")
+    if max_cells:
+        cells = np.array(sorted(df["cell"].unique()))
+        keep = np.random.default_rng(seed).choice(cells, size=min(max_cells, len(cells)), replace=False)
+        df = df[df["cell"].isin(set(keep))]
+    return df.reset_index(drop=True)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly in ``folder`` (sorted), by suffix."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"input folder {folder} does not exist")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def rotate_to_angle(gray: np.ndarray, angle: float, margin: int = 2) -> np.ndarray:
+    """Rotate a dark-on-white crop counter-clockwise by ``angle`` (white fill) and crop it tight:
+    a segmented chromosome as it would lie in a metaphase."""
+    mask = foreground_mask(gray, "white")
+    rot = rotate_image(gray, angle, fill=255)
+    rmask = rotate_image(mask.astype(np.uint8) * 255, angle, fill=0) >= 128
+    return crop_to_foreground(rot, rmask, margin=margin, fill=255)
+
+
+def synthetic_specimens(n_cells: int, seed: int = 0, scale: float = 1.0) -> list[Specimen]:
+    """The embedded default: ``n_cells`` synthetic metaphases (46 chromosomes each)."""
+    from .synthetic import make_dataset
+
+    return [Specimen(c.image, c.cell, c.chromosome, c.angle,
+                     f"{c.cell}/chr{c.chromosome}_{c.copy}", bool(c.bent))
+            for c in make_dataset(n_cells, seed=seed, scale=scale)]
+
+
+def karyogram_specimens(root: str | Path, seed: int = 0, max_cells: int | None = None) -> Iterator[Specimen]:
+    """Real p-up crops from a karyogram set, each rotated by a seeded random angle in [0, 360).
+
+    This is the karyogram polarity benchmark: the label follows from the known angle.
+    """
+    root = Path(root)
+    labels = read_labels(root, max_cells=max_cells, seed=seed)
+    rng = np.random.default_rng(seed)
+    angles = rng.uniform(0.0, 360.0, size=len(labels))
+    for row, angle in zip(labels.itertuples(index=False), angles):
+        img = cv2.imread(str(root / row.file), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise FileNotFoundError(f"cannot read {root / row.file} (listed in {root / 'labels.csv'})")
+        yield Specimen(rotate_to_angle(canonical_gray(img), float(angle)), row.cell, row.chromosome,
+                       float(angle), row.file)

@@ -1,0 +1,182 @@
+"""Polarity data set construction (formula II of METHOD.md).
+
+A *specimen* is one segmented chromosome at a known angle: the upright chromosome (short arm
+p up) was rotated counter-clockwise by ``angle`` degrees. The pipeline rotates it to vertical
+by ``theta*`` (rotation.py); the total rotation ``angle + theta*`` is then about 0 (p up,
+label ``up`` = 1) or about 180 degrees (p down, label ``down`` = 0). So the label follows from
+geometry and nobody has to click.
+
+The set is written as PNG files plus ``manifest.csv`` (one row per chromosome), split 7:3 by
+cell (all chromosomes of one metaphase on the same side) and stratified by label.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .rotation import background_is_white, to_gray, upright
+
+__all__ = [
+    "UP", "DOWN", "LABELS", "Specimen", "polarity_label", "canonical_gray", "build_polarity_set",
+    "split_by_cell", "square_resize", "load_images", "normalisation_stats", "PolarityTensors",
+    "read_manifest",
+]
+
+UP, DOWN = 1, 0
+LABELS = {DOWN: "down", UP: "up"}
+MANIFEST = "manifest.csv"
+
+
+@dataclass(frozen=True)
+class Specimen:
+    """One chromosome crop at a known angle (degrees counter-clockwise from p up)."""
+    image: np.ndarray
+    cell: str
+    chromosome: str
+    angle: float
+    source: str = ""
+    bent: bool | None = None  # known for synthetic chromosomes
+
+
+def polarity_label(true_angle: float, applied_angle: float) -> int:
+    """``UP`` (1) if the chromosome ends with p up after rotating by ``applied_angle``, else ``DOWN`` (0)."""
+    return UP if np.cos(np.radians(true_angle + applied_angle)) > 0 else DOWN
+
+
+def canonical_gray(image: np.ndarray) -> np.ndarray:
+    """Gray uint8, dark chromosome on white: bright-on-black (Q-band) input is inverted."""
+    g = to_gray(image)
+    return g if background_is_white(g) else 255 - g
+
+
+def build_polarity_set(specimens: Iterable[Specimen], out_dir: str | Path, method: str = "hull",
+                       train_fraction: float = 0.7, seed: int = 0, progress: bool = True,
+                       total: int | None = None) -> pd.DataFrame:
+    """Rotate every specimen to vertical, label it, write PNGs and ``manifest.csv``.
+
+    Returns the manifest with columns ``file, cell, chromosome, source, angle_true,
+    angle_applied, label, split``. ``file`` is relative to ``out_dir``.
+    """
+    out = Path(out_dir)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, sp in enumerate(tqdm(specimens, total=total, desc="rotate + label", disable=not progress)):
+        img, applied = upright(canonical_gray(sp.image), method=method, background="white")
+        name = f"images/{i:06d}.png"
+        cv2.imwrite(str(out / name), img)
+        rows.append(dict(file=name, cell=str(sp.cell), chromosome=str(sp.chromosome), source=sp.source,
+                         angle_true=round(float(sp.angle), 4), angle_applied=round(float(applied), 4),
+                         label=polarity_label(sp.angle, applied)))
+    if not rows:
+        raise ValueError("no specimens: nothing to build a data set from")
+    df = pd.DataFrame(rows)
+    df["split"] = split_by_cell(df, train_fraction=train_fraction, seed=seed)
+    df.to_csv(out / MANIFEST, index=False)
+    return df
+
+
+def split_by_cell(df: pd.DataFrame, train_fraction: float = 0.7, seed: int = 0) -> pd.Series:
+    """'train'/'test' per row: whole cells go to one side, about ``train_fraction`` of the
+    chromosomes in train, label proportions kept close on both sides (greedy, seeded)."""
+    rng = np.random.default_rng(seed)
+    cells = df["cell"].astype(str).unique()
+    rng.shuffle(cells)
+    counts = df.groupby(df["cell"].astype(str))["label"].agg(["size", "sum"])
+    target_n = train_fraction * len(df)
+    target_up = train_fraction * int(df["label"].sum())
+    n = up = 0
+    side = {}
+    for c in cells:
+        size, ups = int(counts.loc[c, "size"]), int(counts.loc[c, "sum"])
+        # put the cell in train if that reduces the distance to both targets
+        before = abs(n - target_n) + abs(up - target_up)
+        after = abs(n + size - target_n) + abs(up + ups - target_up)
+        if after < before:
+            side[c] = "train"
+            n, up = n + size, up + ups
+        else:
+            side[c] = "test"
+    if len(cells) >= 2 and len(set(side.values())) == 1:  # tiny sets: keep both sides non-empty
+        side[cells[-1]] = "test" if side[cells[-1]] == "train" else "train"
+    return df["cell"].astype(str).map(side).rename("split")
+
+
+def read_manifest(root: str | Path) -> pd.DataFrame:
+    """Read ``manifest.csv`` from a data set folder, with a clear error if it is missing."""
+    path = Path(root) / MANIFEST
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: build the data set first (chapter 2, or "
+                                f"`chromolib dataset OUT_DIR`)")
+    return pd.read_csv(path, dtype={"cell": str, "chromosome": str})
+
+
+def square_resize(gray: np.ndarray, size: int, fill: int = 255) -> np.ndarray:
+    """Pad to a square with ``fill`` (keeping the aspect ratio and centring), then resize."""
+    g = np.asarray(gray)
+    h, w = g.shape[:2]
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    sq = cv2.copyMakeBorder(g, top, side - h - top, left, side - w - left, cv2.BORDER_CONSTANT, value=fill)
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(sq, (size, size), interpolation=interp)
+
+
+def load_images(root: str | Path, files: Iterable[str], size: int, progress: bool = False) -> np.ndarray:
+    """Read PNGs (relative to ``root``) into a uint8 array (N, size, size), dark on white."""
+    root = Path(root)
+    files = list(files)
+    out = np.empty((len(files), size, size), dtype=np.uint8)
+    for i, f in enumerate(tqdm(files, desc="load", disable=not progress)):
+        img = cv2.imread(str(root / f), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise FileNotFoundError(f"cannot read image {root / f}")
+        out[i] = square_resize(canonical_gray(img), size)
+    return out
+
+
+def normalisation_stats(images: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of uint8 images scaled to [0, 1] (training split only)."""
+    x = np.asarray(images, dtype=np.float64) / 255.0
+    return float(x.mean()), float(x.std())
+
+
+class PolarityTensors(torch.utils.data.Dataset):
+    """In-memory images + labels; returns normalised 3-channel float tensors.
+
+    ``train=True`` adds the method's augmentation, a horizontal flip with probability 0.5
+    (it does not change polarity). Random state comes from ``generator`` so a run is seeded.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, mean: float, std: float,
+                 train: bool = False):
+        self.images = torch.as_tensor(np.ascontiguousarray(images), dtype=torch.uint8)
+        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        self.mean, self.std, self.train = float(mean), float(std), train
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batch(self, index: torch.Tensor, generator: torch.Generator | None = None):
+        """A whole batch at once (fast path used by training.py)."""
+        x = self.images[index].float().div_(255.0)
+        if self.train:
+            flip = torch.rand(len(index), generator=generator) < 0.5
+            x[flip] = x[flip].flip(-1)
+        x = (x - self.mean) / self.std
+        return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous(), self.labels[index]
+
+    def __getitem__(self, i: int):
+        x, y = self.batch(torch.tensor([i]))
+        return x[0], y[0]
+
+
+def save_stats(path: str | Path, **stats) -> None:
+    Path(path).write_text(json.dumps(stats, indent=2))

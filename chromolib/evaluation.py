@@ -1,0 +1,60 @@
+"""Evaluation: confusion matrix with "up" as the positive class, accuracy with its 95 %
+interval, and the comparison with the patent's published result (METHOD.md section 5)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .dataset import DOWN, UP
+
+__all__ = ["PATENT", "confusion", "wilson_interval", "polarity_metrics", "comparison_table"]
+
+#: The patent's test-set result (1347 chromosomes, "up" positive).
+PATENT = {"TP": 686, "FP": 17, "TN": 612, "FN": 32}
+
+
+def confusion(y_true, y_pred) -> dict:
+    """TP / FP / TN / FN with ``UP`` (1) as the positive class."""
+    t, p = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
+    if t.shape != p.shape:
+        raise ValueError(f"y_true and y_pred differ in shape: {t.shape} vs {p.shape}")
+    return {"TP": int(((t == UP) & (p == UP)).sum()), "FP": int(((t == DOWN) & (p == UP)).sum()),
+            "TN": int(((t == DOWN) & (p == DOWN)).sum()), "FN": int(((t == UP) & (p == DOWN)).sum())}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score 95 % interval of a proportion."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _ratio(a: int, b: int) -> float:
+    return a / b if b else float("nan")
+
+
+def polarity_metrics(counts: dict) -> dict:
+    """Accuracy (with Wilson 95 % interval), sensitivity, specificity, precision from counts."""
+    tp, fp, tn, fn = (int(counts[k]) for k in ("TP", "FP", "TN", "FN"))
+    n = tp + fp + tn + fn
+    lo, hi = wilson_interval(tp + tn, n)
+    return {"TP": tp, "FP": fp, "TN": tn, "FN": fn, "n": n, "accuracy": _ratio(tp + tn, n),
+            "accuracy_ci95": [lo, hi], "sensitivity": _ratio(tp, tp + fn),
+            "specificity": _ratio(tn, tn + fp), "precision": _ratio(tp, tp + fp)}
+
+
+def comparison_table(runs: dict[str, dict]) -> pd.DataFrame:
+    """The patent's row beside one row per run (``name -> counts or metrics``)."""
+    rows = {"patent (private data, ResNet101)": polarity_metrics(PATENT)}
+    rows.update({name: polarity_metrics(m) for name, m in runs.items()})
+    df = pd.DataFrame(rows).T
+    df["accuracy 95% CI"] = [f"{100 * a:.2f}-{100 * b:.2f} %" for a, b in df.pop("accuracy_ci95")]
+    for col in ("accuracy", "sensitivity", "specificity", "precision"):
+        df[col] = (100 * df[col].astype(float)).round(2)
+    return df[["n", "TP", "FP", "TN", "FN", "accuracy", "accuracy 95% CI", "sensitivity",
+               "specificity", "precision"]]

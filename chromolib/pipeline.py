@@ -1,0 +1,185 @@
+"""The book's pipeline in three calls, shared by the chapters and the command line.
+
+``prepare_dataset``  chromosomes (synthetic or a real folder) -> upright, labelled, split set
+``train_run``        a data set folder + TrainConfig -> a run folder (history, metrics, predictions)
+``load_run``         read a run folder back (chapter 4)
+
+A data set folder holds ``manifest.csv``, ``images/`` and ``params.json``; it is reused when
+asked again with the same parameters, so chapters can be run alone or in order.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import data as data_mod
+from .dataset import PolarityTensors, build_polarity_set, load_images, normalisation_stats, read_manifest
+from .dataset import Specimen, canonical_gray
+from .rotation import angle_error, find_angle, foreground_mask, largest_component
+from .evaluation import confusion, polarity_metrics
+from .model import build_model
+from .repro import device as pick_device
+from .repro import environment, set_seed
+from .training import TrainConfig, predict, train
+
+__all__ = ["rotation_errors", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "Run"]
+
+
+def rotation_errors(specimens, methods=("sweep", "hull", "moments"), progress: bool = False) -> pd.DataFrame:
+    """Angle error and time of each rotation method on chromosomes at known angles.
+
+    One row per (chromosome, method): source, chromosome, bent, method, angle (applied,
+    degrees counter-clockwise), error (degrees from vertical), ms (time to find the angle from
+    the mask, mask extraction excluded so methods are compared on the same input).
+    """
+    from tqdm.auto import tqdm
+
+    rows = []
+    for sp in tqdm(specimens, desc="rotation methods", disable=not progress):
+        mask, _ = largest_component(foreground_mask(canonical_gray(sp.image), "white"))
+        for m in methods:
+            t0 = time.perf_counter()
+            applied = find_angle(mask, m)
+            ms = (time.perf_counter() - t0) * 1e3
+            rows.append(dict(source=sp.source, chromosome=sp.chromosome, bent=sp.bent, method=m,
+                             angle=applied, error=angle_error(sp.angle, applied), ms=ms))
+    return pd.DataFrame(rows)
+
+
+def summarise_rotation(errors: pd.DataFrame, within: float = 1.5) -> pd.DataFrame:
+    """Per method: median and 95th-percentile error, share within ``within`` degrees, ms per chromosome."""
+    g = errors.groupby("method", sort=False)
+    return pd.DataFrame({
+        "n": g.size(),
+        "median error (deg)": g.error.median().round(3),
+        "95th pct error (deg)": g.error.quantile(0.95).round(3),
+        f"within {within} deg (%)": (100 * g.error.apply(lambda e: (e <= within).mean())).round(1),
+        "ms per chromosome": g.ms.mean().round(3),
+    })
+
+
+def prepare_dataset(data: str | Path | None, out_dir: str | Path, n_cells: int = 30, seed: int = 0,
+                    method: str = "hull", max_cells: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Build (or reuse) the polarity data set in ``out_dir``.
+
+    ``data``: empty/None -> ``n_cells`` synthetic metaphases; a folder with ``labels.csv`` of
+    p-up crops -> the karyogram polarity benchmark on those (``max_cells`` whole cells at most).
+    """
+    out = Path(out_dir)
+    params = {"data": str(Path(data).resolve()) if data else "", "n_cells": n_cells if not data else None,
+              "seed": seed, "method": method, "max_cells": max_cells if data else None}
+    stamp = out / "params.json"
+    if stamp.exists() and (out / "manifest.csv").exists() and json.loads(stamp.read_text()) == params:
+        return read_manifest(out)
+    if data:
+        total = len(data_mod.read_labels(data, max_cells=max_cells, seed=seed))
+        specimens = data_mod.karyogram_specimens(data, seed=seed, max_cells=max_cells)
+    else:
+        specimens = data_mod.synthetic_specimens(n_cells, seed=seed)
+        total = len(specimens)
+    df = build_polarity_set(specimens, out, method=method, seed=seed, progress=progress, total=total)
+    stamp.write_text(json.dumps(params, indent=2))
+    return df
+
+
+def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None,
+               progress: bool = False) -> tuple[PolarityTensors, PolarityTensors, dict]:
+    """Train and test tensors at ``size`` px, normalised with the TRAINING split's mean/std."""
+    df = read_manifest(root) if manifest is None else manifest
+    tr, te = df[df.split == "train"], df[df.split == "test"]
+    x_tr = load_images(root, tr.file, size, progress=progress)
+    x_te = load_images(root, te.file, size, progress=progress)
+    mean, std = normalisation_stats(x_tr)
+    stats = {"mean": mean, "std": std, "n_train": len(tr), "n_test": len(te)}
+    return (PolarityTensors(x_tr, tr.label.values, mean, std, train=True),
+            PolarityTensors(x_te, te.label.values, mean, std, train=False), stats)
+
+
+@dataclass
+class Run:
+    """What a training run leaves behind (all of it also on disk in the run folder)."""
+    history: pd.DataFrame
+    metrics: dict
+    predictions: pd.DataFrame
+    config: dict
+
+
+def train_run(dataset_dir: str | Path, cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
+              progress: bool = True, stop_after: int | None = None) -> Run:
+    """Train on the train split, evaluate on the test split, write everything to ``out_dir``.
+
+    Files: ``history.csv``, ``metrics.json`` (TP/FP/TN/FN, accuracy, interval, timing,
+    environment), ``predictions.csv`` (file, cell, label, prob_up, pred), ``config.json``,
+    ``checkpoint.pt`` (weights; not for committing).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    set_seed(cfg.seed)
+    dev = pick_device(cfg.device)
+    df = read_manifest(dataset_dir)
+    train_set, test_set, stats = load_split(dataset_dir, cfg.image_size, df, progress=progress)
+    model = build_model(cfg.arch, cfg.weights)
+    t0 = time.perf_counter()
+    history = train(model, train_set, cfg, val_set=test_set, out_dir=out, resume=resume,
+                    progress=progress, stop_after=stop_after)
+    timing = {"epochs_done": int(len(history)), "train_seconds_this_call": round(time.perf_counter() - t0, 2),
+              "train_seconds_total": round(float(history["seconds"].sum()), 2) if len(history) else 0.0}
+    history.to_csv(out / "history.csv", index=False)
+    (out / "config.json").write_text(json.dumps({**asdict(cfg), "dataset": str(Path(dataset_dir))},
+                                                indent=2, default=str))
+    return evaluate_run(out, dataset_dir, model=model, test_set=test_set,
+                        extra={**timing, "normalisation": stats, "environment": environment(dev)})
+
+
+def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, model=None,
+                 test_set: PolarityTensors | None = None, extra: dict | None = None) -> Run:
+    """Predict the test split with the run's model; write ``predictions.csv`` and ``metrics.json``.
+
+    Without ``model`` the run's ``checkpoint.pt`` is loaded (the data set defaults to the one
+    the run was trained on).
+    """
+    out = Path(run_dir)
+    config = json.loads((out / "config.json").read_text()) if (out / "config.json").exists() else None
+    if config is None:
+        raise FileNotFoundError(f"{out / 'config.json'} not found: {out} is not a training run folder")
+    dataset_dir = Path(dataset_dir or config["dataset"])
+    df = read_manifest(dataset_dir)
+    if test_set is None:
+        _, test_set, stats = load_split(dataset_dir, int(config["image_size"]), df)
+        extra = {"normalisation": stats, **(extra or {})}
+    if model is None:
+        ckpt = out / "checkpoint.pt"
+        if not ckpt.exists():
+            raise FileNotFoundError(f"{ckpt} not found: train first (`chromolib train`)")
+        model = build_model(config["arch"], None)
+        model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["model"])
+        model.to(pick_device(config.get("device", "auto")))
+    probs = predict(model, test_set)
+    te = df[df.split == "test"].reset_index(drop=True)
+    preds = te[["file", "cell", "chromosome", "label"]].copy()
+    preds["prob_up"] = probs[:, 1].round(6)
+    preds["pred"] = probs.argmax(1)
+    old = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else {}
+    metrics = {**old, **(extra or {}), **polarity_metrics(confusion(preds.label, preds.pred)),
+               "evaluated_on": str(dataset_dir)}
+    preds.to_csv(out / "predictions.csv", index=False)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    history = pd.read_csv(out / "history.csv") if (out / "history.csv").exists() else pd.DataFrame()
+    return Run(history, metrics, preds, config)
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Read a run folder written by ``train_run``."""
+    run = Path(run_dir)
+    if not (run / "metrics.json").exists():
+        raise FileNotFoundError(f"{run / 'metrics.json'} not found: train first (chapter 3, or "
+                                f"`chromolib train DATASET_DIR RUN_DIR`)")
+    return Run(pd.read_csv(run / "history.csv"), json.loads((run / "metrics.json").read_text()),
+               pd.read_csv(run / "predictions.csv", dtype={"cell": str, "chromosome": str}),
+               json.loads((run / "config.json").read_text()))

@@ -1,0 +1,178 @@
+"""Training the polarity classifier (formulas IV and V of METHOD.md).
+
+Cross-entropy on the softmax of two outputs, SGD with momentum 0.9 and weight decay 5e-4,
+learning rate 0.01 divided by 10 at 60 % and 90 % of the epochs (epochs 60 and 90 of 100),
+batch 32. Every epoch's data order and flips come from a generator seeded by
+``(seed, epoch)``, and a checkpoint is written after every epoch, so a killed run resumed
+with ``resume=True`` continues exactly where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .dataset import PolarityTensors
+from .repro import device as pick_device
+
+__all__ = ["TrainConfig", "PROFILES", "lr_milestones", "make_optimizer", "train", "predict"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters; the defaults are the method's (the ``paper`` profile)."""
+    arch: str = "resnet101"
+    weights: str | None = None
+    image_size: int = 224
+    epochs: int = 100
+    batch_size: int = 32
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    milestones: tuple[float, ...] = (0.6, 0.9)
+    gamma: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+
+    def with_(self, **changes) -> "TrainConfig":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+PROFILES = {
+    # the method as published: ResNet101, 224 px, batch 32, 100 epochs, lr /10 at 60 and 90
+    "paper": TrainConfig(),
+    # minutes on a laptop CPU: a small ResNet at 64 px, same optimiser and schedule shape
+    "quick": TrainConfig(arch="resnet18", image_size=64, epochs=8),
+    # seconds: for tests
+    "tiny": TrainConfig(arch="resnet18", image_size=32, epochs=1, batch_size=16),
+}
+
+
+def lr_milestones(epochs: int, fractions=(0.6, 0.9)) -> list[int]:
+    """Epochs after which the learning rate drops: [60, 90] for 100 epochs."""
+    return sorted({max(1, int(round(f * epochs))) for f in fractions if round(f * epochs) < epochs})
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig):
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, lr_milestones(cfg.epochs, cfg.milestones),
+                                                 gamma=cfg.gamma)
+    return opt, sched
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, data: PolarityTensors, batch_size: int = 256, device=None,
+            progress: bool = False) -> np.ndarray:
+    """Softmax probabilities (N, 2): column 0 = down, column 1 = up."""
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval()
+    out = []
+    idx = torch.arange(len(data))
+    for start in tqdm(range(0, len(data), batch_size), desc="predict", disable=not progress):
+        x, _ = data.batch(idx[start:start + batch_size])
+        out.append(torch.softmax(model(x.to(dev)).float(), dim=1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 2), dtype=np.float32)
+
+
+def _evaluate(model, data, dev) -> tuple[float, float]:
+    probs = predict(model, data, device=dev)
+    y = data.labels.numpy()
+    loss = float(nn.functional.nll_loss(torch.log(torch.as_tensor(probs).clamp_min(1e-12)),
+                                        torch.as_tensor(y)))
+    return loss, float((probs.argmax(1) == y).mean())
+
+
+def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_set: PolarityTensors | None = None,
+          out_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
+          stop_after: int | None = None) -> pd.DataFrame:
+    """Train ``model`` in place; return the per-epoch history.
+
+    With ``out_dir``: ``checkpoint.pt`` (model, optimiser, scheduler, history) after every
+    epoch and ``history.csv``. ``resume=True`` continues from that checkpoint.
+    ``stop_after`` ends after that many epochs of this call (to simulate a killed run).
+    """
+    dev = pick_device(cfg.device)
+    model.to(dev)
+    opt, sched = make_optimizer(model, cfg)
+    history: list[dict] = []
+    start_epoch = 0
+    ckpt_path = Path(out_dir) / "checkpoint.pt" if out_dir else None
+    if resume:
+        if ckpt_path is None or not ckpt_path.exists():
+            raise FileNotFoundError(f"cannot resume: no checkpoint at {ckpt_path}")
+        state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        if state["config"] != asdict(cfg):
+            raise ValueError(f"cannot resume: {ckpt_path} was written with another configuration")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        history = state["history"]
+        start_epoch = state["epoch"]
+    if ckpt_path:
+        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(train_set)
+    done_here = 0
+    for epoch in range(start_epoch, cfg.epochs):
+        if stop_after is not None and done_here >= stop_after:
+            break
+        g = _epoch_generator(cfg.seed, epoch)
+        torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout etc. in other backbones
+        order = torch.randperm(n, generator=g)
+        model.train()
+        t0 = time.perf_counter()
+        seen = correct = 0
+        total_loss = 0.0
+        batches = [order[i:i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
+        if len(batches) > 1 and len(batches[-1]) < 2:  # BatchNorm cannot train on one image
+            batches = batches[:-1]
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+        for idx in bar:
+            x, y = train_set.batch(idx, generator=g)
+            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+            out = model(x)
+            loss = loss_fn(out, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total_loss += loss.item() * len(y)
+            correct += int((out.argmax(1) == y).sum())
+            seen += len(y)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": total_loss / seen,
+               "train_acc": correct / seen}
+        sched.step()
+        if val_set is not None and len(val_set):
+            row["val_loss"], row["val_acc"] = _evaluate(model, val_set, dev)
+        row["seconds"] = time.perf_counter() - t0
+        history.append(row)
+        done_here += 1
+        if progress:
+            msg = f"epoch {row['epoch']:3d}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}"
+            if "val_acc" in row:
+                msg += f"  val_acc {row['val_acc']:.4f}"
+            tqdm.write(msg + f"  ({row['seconds']:.1f} s)")
+        if ckpt_path:
+            tmp = ckpt_path.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history,
+                        "config": asdict(cfg)}, tmp)
+            tmp.replace(ckpt_path)
+            pd.DataFrame(history).to_csv(Path(out_dir) / "history.csv", index=False)
+    return pd.DataFrame(history)
+
+
+def save_config(path: str | Path, cfg: TrainConfig, **extra) -> None:
+    Path(path).write_text(json.dumps({**asdict(cfg), **extra}, indent=2, default=str))
