@@ -65,7 +65,6 @@ def build_book(out: str | Path = "_build", parameters: dict | None = None, chapt
     params = {"workdir": str(out / "work"), **(parameters or {})}
     # plain-text progress in executed notebooks (widgets would need JavaScript from a CDN)
     os.environ.setdefault("TQDM_DISABLE", "1")
-    os.environ.setdefault("MPLBACKEND", "agg")
     timings = {}
     for name in chapters:
         print(f"executing {name} with {params}", flush=True)

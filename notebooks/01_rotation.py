@@ -99,14 +99,14 @@ wide = errors.pivot_table(index="source", columns="method", values="angle")
 diff = (wide["sweep"] - wide["hull"]) % 180
 diff = np.minimum(diff, 180 - diff)
 speedup = summary.loc["sweep", "ms per chromosome"] / summary.loc["hull", "ms per chromosome"]
-glue("n_rot", len(straight) // 3)
-glue("sweep_within", f"{summary.loc['sweep', 'within 1.5 deg (%)']:.1f}")
-glue("hull_within", f"{summary.loc['hull', 'within 1.5 deg (%)']:.1f}")
-glue("sweep_median", f"{summary.loc['sweep', 'median error (deg)']:.2f}")
-glue("agree", f"{100 * (diff <= 1.0).mean():.1f}")
-glue("speedup", f"{speedup:.0f}")
-glue("sweep_ms", f"{summary.loc['sweep', 'ms per chromosome']:.1f}")
-glue("hull_ms", f"{summary.loc['hull', 'ms per chromosome']:.2f}")
+glue("n_rot", len(straight) // 3, display=False)
+glue("sweep_within", f"{summary.loc['sweep', 'within 1.5 deg (%)']:.1f}", display=False)
+glue("hull_within", f"{summary.loc['hull', 'within 1.5 deg (%)']:.1f}", display=False)
+glue("sweep_median", f"{summary.loc['sweep', 'median error (deg)']:.2f}", display=False)
+glue("agree", f"{100 * (diff <= 1.0).mean():.1f}", display=False)
+glue("speedup", f"{speedup:.0f}", display=False)
+glue("sweep_ms", f"{summary.loc['sweep', 'ms per chromosome']:.1f}", display=False)
+glue("hull_ms", f"{summary.loc['hull', 'ms per chromosome']:.2f}", display=False)
 
 # %% [markdown]
 # On {glue:text}`n_rot` straight chromosomes the sweep brings {glue:text}`sweep_within` % within

@@ -79,10 +79,10 @@ counts[["up", "down"]].plot.bar(ax=ax, rot=0)
 ax.set(ylabel="chromosomes", title="labels per split")
 cells_overlap = set(manifest.cell[manifest.split == "train"]) & set(manifest.cell[manifest.split == "test"])
 assert not cells_overlap, "a cell on both sides of the split"
-glue("n_total", len(manifest))
-glue("n_train", int(counts.loc["train", "total"]))
-glue("n_test", int(counts.loc["test", "total"]))
-glue("up_share", f"{100 * manifest.label.mean():.1f}")
+glue("n_total", len(manifest), display=False)
+glue("n_train", int(counts.loc["train", "total"]), display=False)
+glue("n_test", int(counts.loc["test", "total"]), display=False)
+glue("up_share", f"{100 * manifest.label.mean():.1f}", display=False)
 
 # %% [markdown]
 # {glue:text}`n_total` chromosomes, {glue:text}`up_share` % of them "up"; {glue:text}`n_train` for
@@ -96,9 +96,9 @@ glue("up_share", f"{100 * manifest.label.mean():.1f}")
 # %%
 train_images = load_images(root, manifest.file[manifest.split == "train"], size)
 mean, std = normalisation_stats(train_images)
-glue("mean", f"{mean:.3f}")
-glue("std", f"{std:.3f}")
-glue("size", size)
+glue("mean", f"{mean:.3f}", display=False)
+glue("std", f"{std:.3f}", display=False)
+glue("size", size, display=False)
 
 # %% [markdown]
 # At {glue:text}`size` px this training split has $m$ = {glue:text}`mean` and

@@ -77,14 +77,14 @@ fig = plots.training_curves(run.history)
 
 # %%
 h = run.history
-glue("arch", cfg.arch)
-glue("size", cfg.image_size)
-glue("epochs", cfg.epochs)
-glue("loss_first", f"{h.train_loss.iloc[0]:.3f}")
-glue("loss_last", f"{h.train_loss.iloc[-1]:.3f}")
-glue("acc_last", f"{100 * run.metrics['accuracy']:.2f}")
-glue("train_s", f"{h.seconds.sum():.0f}")
-glue("device", run.metrics["environment"]["device"])
+glue("arch", cfg.arch, display=False)
+glue("size", cfg.image_size, display=False)
+glue("epochs", cfg.epochs, display=False)
+glue("loss_first", f"{h.train_loss.iloc[0]:.3f}", display=False)
+glue("loss_last", f"{h.train_loss.iloc[-1]:.3f}", display=False)
+glue("acc_last", f"{100 * run.metrics['accuracy']:.2f}", display=False)
+glue("train_s", f"{h.seconds.sum():.0f}", display=False)
+glue("device", run.metrics["environment"]["device"], display=False)
 
 # %% [markdown]
 # The {glue:text}`arch` at {glue:text}`size` px trained for {glue:text}`epochs` epochs in

@@ -47,11 +47,11 @@ plots.confusion_heatmap(m, ax=axes[0], title=f"this run ({run.config['arch']}, {
 plots.confusion_heatmap(PATENT, ax=axes[1], title="patent (ResNet101, private data)")
 fig.tight_layout()
 lo, hi = m["accuracy_ci95"]
-glue("acc", f"{100 * m['accuracy']:.2f}")
-glue("lo", f"{100 * lo:.2f}")
-glue("hi", f"{100 * hi:.2f}")
-glue("n", m["n"])
-glue("errors", m["FP"] + m["FN"])
+glue("acc", f"{100 * m['accuracy']:.2f}", display=False)
+glue("lo", f"{100 * lo:.2f}", display=False)
+glue("hi", f"{100 * hi:.2f}", display=False)
+glue("n", m["n"], display=False)
+glue("errors", m["FP"] + m["FN"], display=False)
 
 # %% [markdown]
 # {glue:text}`errors` of {glue:text}`n` held-out chromosomes are wrong: accuracy
