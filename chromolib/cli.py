@@ -68,7 +68,7 @@ def _train(args) -> int:
     from .training import PROFILES
 
     cfg = PROFILES[args.profile].with_(arch=args.arch, weights=args.weights, image_size=args.size,
-                                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, augment=args.augment,
                                        seed=args.seed, device=args.device)
     run = train_run(args.dataset_dir, cfg, args.run_dir, resume=args.resume, progress=not args.quiet)
     _print_metrics(run.metrics)
@@ -124,9 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train the polarity CNN on a data set folder")
     t.add_argument("dataset_dir")
     t.add_argument("run_dir")
-    t.add_argument("--profile", choices=("quick", "paper", "tiny"), default="quick",
-                   help="quick: resnet18, 64 px, 8 epochs (CPU minutes); paper: resnet101, 224 px, "
-                        "batch 32, 100 epochs (GPU)")
+    t.add_argument("--profile", choices=("quick", "robust", "paper", "tiny"), default="quick",
+                   help="quick: resnet18, 64 px, 8 epochs (CPU minutes); robust: quick with the "
+                        "other-laboratory augmentation; paper: resnet101, 224 px, batch 32, 100 epochs (GPU)")
+    t.add_argument("--augment", choices=("flip", "robust", "none"),
+                   help="flip: the method's horizontal flip; robust: + scale, tilt, blur, contrast, gamma, noise")
     t.add_argument("--arch", help="any torchvision classifier, e.g. resnet101")
     t.add_argument("--weights", help="torchvision weights name or a local .pth file (default: random init)")
     t.add_argument("--size", type=int, help="input size in pixels")

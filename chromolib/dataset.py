@@ -7,7 +7,8 @@ label ``up`` = 1) or about 180 degrees (p down, label ``down`` = 0). So the labe
 geometry and nobody has to click.
 
 The set is written as PNG files plus ``manifest.csv`` (one row per chromosome), split 7:3 by
-cell (all chromosomes of one metaphase on the same side) and stratified by label.
+cell (all chromosomes of one metaphase on the same side; where cell names say which case they
+come from, ``CASE.N`` as in Pki-3, all cells of a case on the same side) and stratified by label.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from .rotation import background_is_white, to_gray, upright
 
 __all__ = [
     "UP", "DOWN", "LABELS", "Specimen", "polarity_label", "canonical_gray", "build_polarity_set",
-    "split_by_cell", "square_resize", "load_images", "normalisation_stats", "PolarityTensors",
+    "split_by_cell", "case_of", "square_resize", "load_images", "normalisation_stats", "PolarityTensors",
+    "AUGMENTATIONS", "robust_augment", "SHIFTS",
     "read_manifest",
 ]
 
@@ -83,20 +85,27 @@ def build_polarity_set(specimens: Iterable[Specimen], out_dir: str | Path, metho
     return df
 
 
+def case_of(cell: str) -> str:
+    """The case (patient/slide) a cell belongs to: Pki-3 names cells CASE.N (e.g. 97002023.12)."""
+    return str(cell).split(".")[0]
+
+
 def split_by_cell(df: pd.DataFrame, train_fraction: float = 0.7, seed: int = 0) -> pd.Series:
-    """'train'/'test' per row: whole cells go to one side, about ``train_fraction`` of the
-    chromosomes in train, label proportions kept close on both sides (greedy, seeded)."""
+    """'train'/'test' per row, keeping every case whole (so every cell too: cells of one
+    patient never sit on both sides), about ``train_fraction`` of the chromosomes in train,
+    label proportions kept close on both sides (greedy, seeded)."""
     rng = np.random.default_rng(seed)
-    cells = df["cell"].astype(str).unique()
-    rng.shuffle(cells)
-    counts = df.groupby(df["cell"].astype(str))["label"].agg(["size", "sum"])
+    group = df["cell"].astype(str).map(case_of)
+    groups = np.array(sorted(group.unique()))
+    rng.shuffle(groups)
+    counts = df.groupby(group)["label"].agg(["size", "sum"])
     target_n = train_fraction * len(df)
     target_up = train_fraction * int(df["label"].sum())
     n = up = 0
     side = {}
-    for c in cells:
+    for c in groups:
         size, ups = int(counts.loc[c, "size"]), int(counts.loc[c, "sum"])
-        # put the cell in train if that reduces the distance to both targets
+        # put the group in train if that brings both counts closer to their targets
         before = abs(n - target_n) + abs(up - target_up)
         after = abs(n + size - target_n) + abs(up + ups - target_up)
         if after < before:
@@ -104,9 +113,9 @@ def split_by_cell(df: pd.DataFrame, train_fraction: float = 0.7, seed: int = 0) 
             n, up = n + size, up + ups
         else:
             side[c] = "test"
-    if len(cells) >= 2 and len(set(side.values())) == 1:  # tiny sets: keep both sides non-empty
-        side[cells[-1]] = "test" if side[cells[-1]] == "train" else "train"
-    return df["cell"].astype(str).map(side).rename("split")
+    if len(groups) >= 2 and len(set(side.values())) == 1:  # tiny sets: keep both sides non-empty
+        side[groups[-1]] = "test" if side[groups[-1]] == "train" else "train"
+    return group.map(side).rename("split")
 
 
 def read_manifest(root: str | Path) -> pd.DataFrame:
@@ -148,18 +157,64 @@ def normalisation_stats(images: np.ndarray) -> tuple[float, float]:
     return float(x.mean()), float(x.std())
 
 
+AUGMENTATIONS = ("none", "flip", "robust")
+
+
+def _gaussian_kernel(sigma: float) -> torch.Tensor:
+    r = max(1, int(np.ceil(2.5 * sigma)))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float32) / sigma) ** 2)
+    return k / k.sum()
+
+
+def robust_augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Make a batch (N, H, W) in [0, 1], dark on white, look like another laboratory's images.
+
+    Per image: scale 0.75-1.25 and a tilt of up to 4 degrees (the rotation step's error),
+    Gaussian blur sigma 0-1.5 px (band sharpness, resolution), contrast 0.6-1.4 of the
+    chromosome's darkness, gamma 0.6-1.6, and a little noise. None of these changes polarity.
+    """
+    n, h, w = x.shape
+    u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, generator=generator)  # noqa: E731
+    scale, tilt = u(0.75, 1.25), torch.deg2rad(u(-4.0, 4.0))
+    cos, sin = torch.cos(tilt) / scale, torch.sin(tilt) / scale
+    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)], 1)
+    grid = torch.nn.functional.affine_grid(theta, (n, 1, h, w), align_corners=False)
+    # white outside the image: sample (1 - x) with zero padding
+    x = 1 - torch.nn.functional.grid_sample(1 - x[:, None], grid, align_corners=False, padding_mode="zeros")[:, 0]
+    sigmas = torch.tensor([0.0, 0.6, 1.0, 1.5])
+    pick = torch.randint(0, len(sigmas), (n,), generator=generator)
+    for i, sigma in enumerate(sigmas.tolist()):
+        sel = pick == i
+        if sigma == 0 or not sel.any():
+            continue
+        k = _gaussian_kernel(sigma)
+        r = len(k) // 2
+        y = torch.nn.functional.pad(1 - x[sel][:, None], (r, r, r, r))
+        y = torch.nn.functional.conv2d(y, k.view(1, 1, 1, -1))
+        y = torch.nn.functional.conv2d(y, k.view(1, 1, -1, 1))
+        x[sel] = 1 - y[:, 0]
+    dark = (1 - x) * u(0.6, 1.4)[:, None, None]
+    x = (1 - dark).clamp(0, 1) ** u(0.6, 1.6)[:, None, None]
+    x = x + u(0.0, 0.03)[:, None, None] * torch.randn(x.shape, generator=generator)
+    return x.clamp(0, 1)
+
+
 class PolarityTensors(torch.utils.data.Dataset):
     """In-memory images + labels; returns normalised 3-channel float tensors.
 
-    ``train=True`` adds the method's augmentation, a horizontal flip with probability 0.5
-    (it does not change polarity). Random state comes from ``generator`` so a run is seeded.
+    ``train=True`` applies ``augment``: ``"flip"`` is the method's augmentation, a horizontal
+    flip with probability 0.5 (it does not change polarity); ``"robust"`` adds scale, tilt,
+    blur, contrast, gamma and noise for images from other laboratories; ``"none"`` nothing.
+    Random state comes from ``generator`` so a run is seeded.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, mean: float, std: float,
-                 train: bool = False):
+                 train: bool = False, augment: str = "flip"):
+        if augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {AUGMENTATIONS}, not {augment!r}")
         self.images = torch.as_tensor(np.ascontiguousarray(images), dtype=torch.uint8)
-        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-        self.mean, self.std, self.train = float(mean), float(std), train
+        self.labels = torch.as_tensor(np.array(labels), dtype=torch.long)
+        self.mean, self.std, self.train, self.augment = float(mean), float(std), train, augment
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -167,9 +222,11 @@ class PolarityTensors(torch.utils.data.Dataset):
     def batch(self, index: torch.Tensor, generator: torch.Generator | None = None):
         """A whole batch at once (fast path used by training.py)."""
         x = self.images[index].float().div_(255.0)
-        if self.train:
+        if self.train and self.augment != "none":
             flip = torch.rand(len(index), generator=generator) < 0.5
             x[flip] = x[flip].flip(-1)
+            if self.augment == "robust":
+                x = robust_augment(x, generator)
         x = (x - self.mean) / self.std
         return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous(), self.labels[index]
 
@@ -178,5 +235,25 @@ class PolarityTensors(torch.utils.data.Dataset):
         return x[0], y[0]
 
 
-def save_stats(path: str | Path, **stats) -> None:
-    Path(path).write_text(json.dumps(stats, indent=2))
+def _shift_resolution(x: np.ndarray, factor: float) -> np.ndarray:
+    n, h, w = x.shape
+    small = [cv2.resize(i, (max(4, int(w * factor)), max(4, int(h * factor))), interpolation=cv2.INTER_AREA) for i in x]
+    return np.stack([cv2.resize(i, (w, h), interpolation=cv2.INTER_LINEAR) for i in small])
+
+
+def _shift_darkness(x: np.ndarray, contrast: float = 1.0, gamma: float = 1.0) -> np.ndarray:
+    f = x.astype(np.float64) / 255.0
+    f = np.clip(1 - (1 - f) * contrast, 0, 1) ** gamma
+    return np.round(255 * f).astype(np.uint8)
+
+
+#: Deterministic "another laboratory" versions of a test set (uint8, N x H x W, dark on white).
+SHIFTS = {
+    "as recorded": lambda x: x,
+    "half resolution": lambda x: _shift_resolution(x, 0.5),
+    "blurred (sigma 1.5 px)": lambda x: np.stack([cv2.GaussianBlur(i, (0, 0), 1.5) for i in x]),
+    "low contrast (x0.6)": lambda x: _shift_darkness(x, contrast=0.6),
+    "high contrast (x1.4)": lambda x: _shift_darkness(x, contrast=1.4),
+    "gamma 1.6 (lighter bands)": lambda x: _shift_darkness(x, gamma=1.6),
+    "gamma 0.6 (darker)": lambda x: _shift_darkness(x, gamma=0.6),
+}

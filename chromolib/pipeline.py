@@ -28,7 +28,7 @@ from .repro import device as pick_device
 from .repro import environment, set_seed
 from .training import TrainConfig, predict, train
 
-__all__ = ["rotation_errors", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "Run"]
+__all__ = ["evaluate_shifts", "rotation_errors", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "Run"]
 
 
 def rotation_errors(specimens, methods=("sweep", "hull", "moments"), progress: bool = False) -> pd.DataFrame:
@@ -89,7 +89,7 @@ def prepare_dataset(data: str | Path | None, out_dir: str | Path, n_cells: int =
 
 
 def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None,
-               progress: bool = False) -> tuple[PolarityTensors, PolarityTensors, dict]:
+               progress: bool = False, augment: str = "flip") -> tuple[PolarityTensors, PolarityTensors, dict]:
     """Train and test tensors at ``size`` px, normalised with the TRAINING split's mean/std."""
     df = read_manifest(root) if manifest is None else manifest
     tr, te = df[df.split == "train"], df[df.split == "test"]
@@ -97,7 +97,7 @@ def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None
     x_te = load_images(root, te.file, size, progress=progress)
     mean, std = normalisation_stats(x_tr)
     stats = {"mean": mean, "std": std, "n_train": len(tr), "n_test": len(te)}
-    return (PolarityTensors(x_tr, tr.label.values, mean, std, train=True),
+    return (PolarityTensors(x_tr, tr.label.values, mean, std, train=True, augment=augment),
             PolarityTensors(x_te, te.label.values, mean, std, train=False), stats)
 
 
@@ -123,7 +123,8 @@ def train_run(dataset_dir: str | Path, cfg: TrainConfig, out_dir: str | Path, re
     set_seed(cfg.seed)
     dev = pick_device(cfg.device)
     df = read_manifest(dataset_dir)
-    train_set, test_set, stats = load_split(dataset_dir, cfg.image_size, df, progress=progress)
+    train_set, test_set, stats = load_split(dataset_dir, cfg.image_size, df, progress=progress,
+                                                augment=cfg.augment)
     model = build_model(cfg.arch, cfg.weights)
     t0 = time.perf_counter()
     history = train(model, train_set, cfg, val_set=test_set, out_dir=out, resume=resume,
@@ -172,6 +173,30 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, mod
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     history = pd.read_csv(out / "history.csv") if (out / "history.csv").exists() else pd.DataFrame()
     return Run(history, metrics, preds, config)
+
+
+def evaluate_shifts(run_dir: str | Path, shifts: dict | None = None) -> pd.DataFrame:
+    """Accuracy of a trained run on its test split as recorded and under simulated changes of
+    laboratory (resolution, blur, contrast, gamma): one row per shift."""
+    from .dataset import SHIFTS
+
+    run = Path(run_dir)
+    config = json.loads((run / "config.json").read_text())
+    df = read_manifest(config["dataset"])
+    train_set, test_set, _ = load_split(config["dataset"], int(config["image_size"]), df)
+    model = build_model(config["arch"], None)
+    model.load_state_dict(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["model"])
+    model.to(pick_device(config.get("device", "auto")))
+    raw = test_set.images.numpy()
+    rows = []
+    for name, shift in (shifts or SHIFTS).items():
+        shifted = PolarityTensors(shift(raw), test_set.labels.numpy(), test_set.mean, test_set.std)
+        probs = predict(model, shifted)
+        m = polarity_metrics(confusion(shifted.labels.numpy(), probs.argmax(1)))
+        rows.append({"test images": name, "accuracy %": round(100 * m["accuracy"], 2),
+                     "95% CI": f"{100 * m['accuracy_ci95'][0]:.1f}-{100 * m['accuracy_ci95'][1]:.1f}",
+                     "FP": m["FP"], "FN": m["FN"], "n": m["n"]})
+    return pd.DataFrame(rows).set_index("test images")
 
 
 def load_run(run_dir: str | Path) -> Run:

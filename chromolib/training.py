@@ -38,6 +38,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     milestones: tuple[float, ...] = (0.6, 0.9)
     gamma: float = 0.1
+    augment: str = "flip"   # flip (the method) | robust (other laboratories) | none
     seed: int = 0
     device: str = "auto"
 
@@ -50,6 +51,8 @@ PROFILES = {
     "paper": TrainConfig(),
     # minutes on a laptop CPU: a small ResNet at 64 px, same optimiser and schedule shape
     "quick": TrainConfig(arch="resnet18", image_size=64, epochs=8),
+    # quick, made robust to other laboratories' resolution, blur, contrast and gamma
+    "robust": TrainConfig(arch="resnet18", image_size=64, epochs=8, augment="robust"),
     # seconds: for tests
     "tiny": TrainConfig(arch="resnet18", image_size=32, epochs=1, batch_size=16),
 }
