@@ -174,28 +174,31 @@ def robust_augment(x: torch.Tensor, generator: torch.Generator | None = None) ->
     chromosome's darkness, gamma 0.6-1.6, and a little noise. None of these changes polarity.
     """
     n, h, w = x.shape
-    u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, generator=generator)  # noqa: E731
+    dev = x.device
+    u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, generator=generator)  # noqa: E731  (CPU)
     scale, tilt = u(0.75, 1.25), torch.deg2rad(u(-4.0, 4.0))
     cos, sin = torch.cos(tilt) / scale, torch.sin(tilt) / scale
-    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)], 1)
+    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1),
+                         torch.stack([sin, cos, torch.zeros(n)], 1)], 1).to(dev)
     grid = torch.nn.functional.affine_grid(theta, (n, 1, h, w), align_corners=False)
     # white outside the image: sample (1 - x) with zero padding
     x = 1 - torch.nn.functional.grid_sample(1 - x[:, None], grid, align_corners=False, padding_mode="zeros")[:, 0]
     sigmas = torch.tensor([0.0, 0.6, 1.0, 1.5])
-    pick = torch.randint(0, len(sigmas), (n,), generator=generator)
+    pick = torch.randint(0, len(sigmas), (n,), generator=generator).to(dev)
     for i, sigma in enumerate(sigmas.tolist()):
         sel = pick == i
         if sigma == 0 or not sel.any():
             continue
-        k = _gaussian_kernel(sigma)
+        k = _gaussian_kernel(sigma).to(dev)
         r = len(k) // 2
         y = torch.nn.functional.pad(1 - x[sel][:, None], (r, r, r, r))
         y = torch.nn.functional.conv2d(y, k.view(1, 1, 1, -1))
         y = torch.nn.functional.conv2d(y, k.view(1, 1, -1, 1))
         x[sel] = 1 - y[:, 0]
-    dark = (1 - x) * u(0.6, 1.4)[:, None, None]
-    x = (1 - dark).clamp(0, 1) ** u(0.6, 1.6)[:, None, None]
-    x = x + u(0.0, 0.03)[:, None, None] * torch.randn(x.shape, generator=generator)
+    contrast, gamma, noise = (u(0.6, 1.4).to(dev), u(0.6, 1.6).to(dev), u(0.0, 0.03).to(dev))
+    dark = (1 - x) * contrast[:, None, None]
+    x = (1 - dark).clamp(0, 1) ** gamma[:, None, None]
+    x = x + noise[:, None, None] * torch.randn(x.shape, generator=generator).to(dev)
     return x.clamp(0, 1)
 
 
@@ -219,11 +222,21 @@ class PolarityTensors(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
+    def to(self, device) -> "PolarityTensors":
+        """The same data set with its tensors on ``device`` (decoded once, kept there)."""
+        other = PolarityTensors.__new__(PolarityTensors)
+        other.__dict__.update(self.__dict__)
+        other.images, other.labels = self.images.to(device), self.labels.to(device)
+        return other
+
     def batch(self, index: torch.Tensor, generator: torch.Generator | None = None):
-        """A whole batch at once (fast path used by training.py)."""
+        """A whole batch at once (the fast path used by training.py): uint8 -> float on the
+        data set's device, augmented and normalised there. Random numbers come from the CPU
+        ``generator`` so results do not depend on the device."""
+        index = index.to(self.images.device)
         x = self.images[index].float().div_(255.0)
         if self.train and self.augment != "none":
-            flip = torch.rand(len(index), generator=generator) < 0.5
+            flip = (torch.rand(len(index), generator=generator) < 0.5).to(x.device)
             x[flip] = x[flip].flip(-1)
             if self.augment == "robust":
                 x = robust_augment(x, generator)

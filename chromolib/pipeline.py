@@ -171,6 +171,10 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, mod
                "evaluated_on": str(dataset_dir)}
     preds.to_csv(out / "predictions.csv", index=False)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    # the confidence threshold for `chromolib orient` (needs_review), chosen on half the held-out cells
+    from .orient import choose_threshold
+
+    (out / "review.json").write_text(json.dumps(choose_threshold(preds), indent=2))
     history = pd.read_csv(out / "history.csv") if (out / "history.csv").exists() else pd.DataFrame()
     return Run(history, metrics, preds, config)
 

@@ -56,8 +56,13 @@ def to_gray(image: np.ndarray) -> np.ndarray:
         img = img[:, :, 0]
     if img.ndim == 3:
         if img.shape[2] == 4:
-            alpha = img[:, :, 3:4].astype(np.float64) / (65535.0 if img.dtype == np.uint16 else 255.0)
-            top = 65535.0 if img.dtype == np.uint16 else 255.0
+            if img.dtype == np.uint16:
+                top = 65535.0
+            elif np.issubdtype(img.dtype, np.floating):
+                top = 1.0 if float(img.max()) <= 1.0 else 255.0
+            else:
+                top = 255.0
+            alpha = img[:, :, 3:4].astype(np.float64) / top
             rgb = img[:, :, :3].astype(np.float64) * alpha + top * (1 - alpha)
             img = rgb.astype(img.dtype)
         elif img.shape[2] != 3:

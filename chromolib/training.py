@@ -22,7 +22,9 @@ from tqdm.auto import tqdm
 from .dataset import PolarityTensors
 from .repro import device as pick_device
 
-__all__ = ["TrainConfig", "PROFILES", "lr_milestones", "make_optimizer", "train", "predict"]
+__all__ = ["TrainConfig", "PROFILES", "lr_milestones", "make_optimizer", "autocast", "prepare_for_device",
+           "train_step",
+           "train", "predict"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class TrainConfig:
     augment: str = "flip"   # flip (the method) | robust (other laboratories) | none
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU | fp32 | bf16
+    compile: bool = False    # torch.compile the model (GPU: measure with `chromolib bench`)
 
     def with_(self, **changes) -> "TrainConfig":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -71,13 +75,41 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig):
     return opt, sched
 
 
+def autocast(dev: torch.device, precision: str = "auto"):
+    """bf16 mixed precision where it pays (CUDA), fp32 elsewhere unless asked."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
+    use = precision == "bf16" or (precision == "auto" and dev.type == "cuda")
+    return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use)
+
+
+def prepare_for_device(model: nn.Module, dev: torch.device, cfg: TrainConfig) -> nn.Module:
+    """Move the model; on CUDA use channels-last memory (faster convolutions with bf16)."""
+    model.to(dev)
+    if dev.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    return torch.compile(model) if cfg.compile else model
+
+
+def train_step(net: nn.Module, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, dev: torch.device,
+               precision: str = "auto"):
+    """One SGD step (formula V) on a batch already on ``dev``; returns the logits and the loss."""
+    with autocast(dev, precision):
+        out = net(x)
+        loss = loss_fn(out.float(), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return out, loss
+
+
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 100_003 + epoch)
 
 
 @torch.no_grad()
-def predict(model: nn.Module, data: PolarityTensors, batch_size: int = 256, device=None,
-            progress: bool = False) -> np.ndarray:
+def predict(model: nn.Module, data: PolarityTensors, batch_size: int = 512, device=None,
+            progress: bool = False, precision: str = "auto") -> np.ndarray:
     """Softmax probabilities (N, 2): column 0 = down, column 1 = up."""
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
@@ -85,12 +117,14 @@ def predict(model: nn.Module, data: PolarityTensors, batch_size: int = 256, devi
     idx = torch.arange(len(data))
     for start in tqdm(range(0, len(data), batch_size), desc="predict", disable=not progress):
         x, _ = data.batch(idx[start:start + batch_size])
-        out.append(torch.softmax(model(x.to(dev)).float(), dim=1).cpu())
+        with autocast(dev, precision):
+            logits = model(x.to(dev))
+        out.append(torch.softmax(logits.float(), dim=1).cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 2), dtype=np.float32)
 
 
-def _evaluate(model, data, dev) -> tuple[float, float]:
-    probs = predict(model, data, device=dev)
+def _evaluate(model, data, dev, precision="auto") -> tuple[float, float]:
+    probs = predict(model, data, device=dev, precision=precision)
     y = data.labels.numpy()
     loss = float(nn.functional.nll_loss(torch.log(torch.as_tensor(probs).clamp_min(1e-12)),
                                         torch.as_tensor(y)))
@@ -125,6 +159,11 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
         start_epoch = state["epoch"]
     if ckpt_path:
         ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+    # the fast path: the whole (small) data set lives on the device, augmentation and
+    # normalisation run there on whole batches, bf16 autocast and channels-last on CUDA
+    train_set = train_set.to(dev)
+    net = prepare_for_device(model, dev, cfg)
+    memory_format = torch.channels_last if dev.type == "cuda" else torch.contiguous_format
     loss_fn = nn.CrossEntropyLoss()
     n = len(train_set)
     done_here = 0
@@ -134,31 +173,31 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
         g = _epoch_generator(cfg.seed, epoch)
         torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout etc. in other backbones
         order = torch.randperm(n, generator=g)
-        model.train()
+        net.train()
         t0 = time.perf_counter()
-        seen = correct = 0
-        total_loss = 0.0
+        seen = 0
+        total_loss = torch.zeros((), device=dev)
+        correct = torch.zeros((), device=dev, dtype=torch.long)
         batches = [order[i:i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
         if len(batches) > 1 and len(batches[-1]) < 2:  # BatchNorm cannot train on one image
             batches = batches[:-1]
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
-        for idx in bar:
+        for step, idx in enumerate(bar):
             x, y = train_set.batch(idx, generator=g)
-            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-            out = model(x)
-            loss = loss_fn(out, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total_loss += loss.item() * len(y)
-            correct += int((out.argmax(1) == y).sum())
+            out, loss = train_step(net, opt, loss_fn, x.contiguous(memory_format=memory_format), y, dev,
+                                   cfg.precision)
+            # accumulate on the device: no host synchronisation per step
+            total_loss += loss.detach() * len(y)
+            correct += (out.argmax(1) == y).sum()
             seen += len(y)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+            if progress and step % 10 == 9:
+                bar.set_postfix(loss=f"{float(total_loss) / seen:.3f}")
+        total_loss, correct = float(total_loss), int(correct)
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": total_loss / seen,
                "train_acc": correct / seen}
         sched.step()
         if val_set is not None and len(val_set):
-            row["val_loss"], row["val_acc"] = _evaluate(model, val_set, dev)
+            row["val_loss"], row["val_acc"] = _evaluate(net, val_set, dev, cfg.precision)
         row["seconds"] = time.perf_counter() - t0
         history.append(row)
         done_here += 1

@@ -1,0 +1,95 @@
+"""Tests of chromolib.evaluation: confusion with "up" positive, metrics, the patent comparison."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from chromolib.evaluation import PATENT, comparison_table, confusion, polarity_metrics, wilson_interval
+
+
+def test_confusion_counts_up_as_positive():
+    y_true = [1, 1, 1, 1, 0, 0, 0]
+    y_pred = [1, 1, 0, 0, 1, 0, 0]
+    assert confusion(y_true, y_pred) == {"TP": 2, "FP": 1, "TN": 2, "FN": 2}
+    # swapping the roles of the classes swaps TP/TN and FP/FN
+    swapped = confusion(1 - np.array(y_true), 1 - np.array(y_pred))
+    assert swapped == {"TP": 2, "FP": 2, "TN": 2, "FN": 1}
+
+
+def test_confusion_accepts_arrays_of_other_dtypes():
+    c = confusion(np.array([1.0, 0.0, 1.0]), np.array([True, False, False]))
+    assert c == {"TP": 1, "FP": 0, "TN": 1, "FN": 1}
+
+
+def test_confusion_rejects_shape_mismatch():
+    with pytest.raises(ValueError, match="shape"):
+        confusion([1, 0, 1], [1, 0])
+
+
+def test_polarity_metrics_reproduce_the_patent_numbers():
+    m = polarity_metrics(PATENT)
+    assert m["n"] == 1347
+    assert round(m["accuracy"], 4) == 0.9636
+    assert m["sensitivity"] == pytest.approx(0.955, abs=1e-3)
+    assert m["specificity"] == pytest.approx(0.973, abs=1e-3)
+    assert m["precision"] == pytest.approx(0.976, abs=1e-3)
+    lo, hi = m["accuracy_ci95"]
+    assert lo < m["accuracy"] < hi
+    assert 0.008 <= m["accuracy"] - lo <= 0.013     # about +-1 point
+    assert 0.006 <= hi - m["accuracy"] <= 0.012
+    assert {k: m[k] for k in ("TP", "FP", "TN", "FN")} == PATENT
+
+
+def test_polarity_metrics_from_a_hand_made_example():
+    m = polarity_metrics({"TP": 3, "FP": 1, "TN": 4, "FN": 2})
+    assert m["n"] == 10
+    assert m["accuracy"] == pytest.approx(0.7)
+    assert m["sensitivity"] == pytest.approx(3 / 5)
+    assert m["specificity"] == pytest.approx(4 / 5)
+    assert m["precision"] == pytest.approx(3 / 4)
+
+
+def test_polarity_metrics_empty_denominators_are_nan():
+    m = polarity_metrics({"TP": 0, "FP": 0, "TN": 5, "FN": 0})
+    assert m["accuracy"] == 1.0 and m["specificity"] == 1.0
+    assert math.isnan(m["sensitivity"]) and math.isnan(m["precision"])
+
+
+def test_wilson_interval_known_values():
+    lo, hi = wilson_interval(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-3)
+    lo, hi = wilson_interval(10, 10)
+    assert hi == pytest.approx(1.0) and lo == pytest.approx(0.7225, abs=1e-3)
+    lo, hi = wilson_interval(50, 100)
+    assert (lo + hi) / 2 == pytest.approx(0.5) and hi - lo == pytest.approx(0.1924, abs=1e-3)
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def test_wilson_interval_narrows_with_more_data():
+    w_small = np.diff(wilson_interval(90, 100))[0]
+    w_large = np.diff(wilson_interval(900, 1000))[0]
+    assert w_large < w_small / 2.5
+
+
+def test_comparison_table_patent_first_then_one_row_per_run():
+    runs = {"run a": {"TP": 40, "FP": 5, "TN": 45, "FN": 10},
+            "run b": polarity_metrics({"TP": 10, "FP": 0, "TN": 10, "FN": 0})}
+    t = comparison_table(runs)
+    assert len(t) == 3
+    assert "patent" in t.index[0]
+    assert list(t.index[1:]) == ["run a", "run b"]
+    assert t.iloc[0]["accuracy"] == pytest.approx(96.36)
+    assert int(t.iloc[0]["n"]) == 1347
+    assert t.loc["run a", "accuracy"] == pytest.approx(85.0)
+    assert t.loc["run a", "sensitivity"] == pytest.approx(80.0)
+    assert t.loc["run b", "accuracy"] == pytest.approx(100.0)
+    assert list(t.columns) == ["n", "TP", "FP", "TN", "FN", "accuracy", "accuracy 95% CI",
+                               "sensitivity", "specificity", "precision"]
+    assert t.iloc[0]["accuracy 95% CI"].startswith("95.") and t.iloc[0]["accuracy 95% CI"].endswith("%")
+
+
+def test_comparison_table_without_runs_has_only_the_patent():
+    t = comparison_table({})
+    assert len(t) == 1 and "patent" in t.index[0]

@@ -1,0 +1,240 @@
+"""Tests of chromolib.model and chromolib.training: heads, local weights, schedule, resume."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from chromolib.dataset import PolarityTensors
+from chromolib.model import build_model, replace_head
+from chromolib.training import PROFILES, TrainConfig, lr_milestones, predict, train
+
+# --- model ----------------------------------------------------------------------------------
+
+
+def test_resnet101_head_is_2048_by_2():
+    model = build_model("resnet101")
+    assert isinstance(model.fc, nn.Linear)
+    assert (model.fc.in_features, model.fc.out_features) == (2048, 2)
+
+
+def test_resnet18_outputs_two_logits():
+    model = build_model("resnet18").eval()
+    with torch.no_grad():
+        out = model(torch.randn(3, 3, 32, 32))
+    assert out.shape == (3, 2)
+
+
+def test_densenet_head_is_replaced():
+    model = build_model("densenet121")
+    assert isinstance(model.classifier, nn.Linear)
+    assert (model.classifier.in_features, model.classifier.out_features) == (1024, 2)
+
+
+def test_sequential_classifier_last_linear_is_replaced():
+    model = build_model("mobilenet_v3_small", num_classes=2).eval()
+    linears = [m for m in model.classifier if isinstance(m, nn.Linear)]
+    assert linears[-1].out_features == 2
+    assert linears[0].out_features == 1024          # the hidden layer is kept
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 2)
+
+
+def test_num_classes_is_honoured():
+    assert build_model("resnet18", num_classes=5).fc.out_features == 5
+
+
+def test_unknown_arch_raises():
+    with pytest.raises(ValueError, match="unknown"):
+        build_model("resnet9000")
+
+
+def test_replace_head_without_a_classifier_raises():
+    with pytest.raises(ValueError, match="classification layer"):
+        replace_head(nn.Sequential(nn.Conv2d(3, 4, 3)))
+
+
+def test_local_backbone_weights_are_loaded(tmp_path):
+    torch.manual_seed(123)
+    backbone = torchvision.models.resnet18(weights=None)       # 1000-class ImageNet head
+    path = tmp_path / "resnet18_imagenet.pth"
+    torch.save(backbone.state_dict(), path)
+    model = build_model("resnet18", weights=str(path))
+    assert model.fc.out_features == 2 and model.fc.in_features == 512
+    ref = backbone.state_dict()
+    got = model.state_dict()
+    for key, value in ref.items():
+        if key.startswith("fc."):
+            continue
+        assert torch.equal(got[key], value), key
+    # and it is not what a fresh random model would have
+    fresh = build_model("resnet18").state_dict()
+    assert not torch.equal(fresh["conv1.weight"], got["conv1.weight"])
+
+
+def test_local_checkpoint_of_the_two_class_model_loads_exactly(tmp_path):
+    torch.manual_seed(7)
+    src = build_model("resnet18")
+    path = tmp_path / "run.pt"
+    torch.save({"model": src.state_dict()}, path)
+    model = build_model("resnet18", weights=str(path))
+    for key, value in src.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_missing_weights_file_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        build_model("resnet18", weights=str(tmp_path / "absent.pth"))
+
+
+# --- schedule and config ------------------------------------------------------------------
+
+
+def test_lr_milestones_follow_the_method():
+    assert lr_milestones(100) == [60, 90]
+    assert lr_milestones(10) == [6, 9]
+    assert lr_milestones(3) == [2]
+    assert lr_milestones(1) == []
+
+
+def test_train_config_defaults_are_the_papers():
+    cfg = PROFILES["paper"]
+    assert (cfg.arch, cfg.image_size, cfg.epochs, cfg.batch_size) == ("resnet101", 224, 100, 32)
+    assert (cfg.lr, cfg.momentum, cfg.weight_decay) == (0.01, 0.9, 5e-4)
+
+
+def test_train_config_with_ignores_none():
+    cfg = PROFILES["tiny"].with_(epochs=4, arch=None, lr=None)
+    assert cfg.epochs == 4 and cfg.arch == PROFILES["tiny"].arch and cfg.lr == PROFILES["tiny"].lr
+
+
+# --- training on an easy task ---------------------------------------------------------------
+
+
+def _easy_task(n: int = 64, size: int = 16, seed: int = 0):
+    """up = dark top half, down = dark bottom half (with noise)."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    x = np.full((n, size, size), 230.0)
+    for i in range(n):
+        if y[i] == 1:
+            x[i, : size // 2] = 40
+        else:
+            x[i, size // 2:] = 40
+    x = np.clip(x + rng.normal(0, 12, x.shape), 0, 255).astype(np.uint8)
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def easy_data():
+    x, y = _easy_task()
+    mean, std = float(x.mean() / 255), float(x.std() / 255)
+    return (PolarityTensors(x, y, mean, std, train=True),
+            PolarityTensors(x, y, mean, std, train=False))
+
+
+CFG = TrainConfig(arch="resnet18", image_size=16, epochs=3, batch_size=16, lr=0.01, device="cpu")
+
+
+def _fresh_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return build_model("resnet18")
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory, easy_data):
+    """3 epochs in one go (directory A)."""
+    train_set, _ = easy_data
+    out = tmp_path_factory.mktemp("run_a")
+    model = _fresh_model(0)
+    history = train(model, train_set, CFG, out_dir=out, progress=False)
+    return model, history, out
+
+
+def test_train_lowers_the_loss(full_run):
+    _, history, _ = full_run
+    loss = history.train_loss.to_numpy()
+    assert loss[-1] < 0.5 * loss[0]
+    assert history.train_acc.iloc[-1] >= 0.9
+
+
+def test_train_history_one_row_per_epoch_with_the_schedule(full_run):
+    _, history, out = full_run
+    assert len(history) == 3
+    assert history.epoch.tolist() == [1, 2, 3]
+    # 3 epochs: the learning rate drops after epoch round(0.6 * 3) = 2; round(0.9 * 3) = 3 is the end
+    assert history.lr.tolist() == pytest.approx([0.01, 0.01, 0.001])
+    assert {"train_loss", "train_acc", "seconds"} <= set(history.columns)
+    on_disk = pd.read_csv(out / "history.csv")
+    assert on_disk.train_loss.tolist() == pytest.approx(history.train_loss.tolist())
+    assert (out / "checkpoint.pt").is_file()
+
+
+def test_train_lr_column_follows_a_ten_epoch_schedule(easy_data):
+    x, y = _easy_task(n=8, size=8)
+    data = PolarityTensors(x, y, 0.5, 0.3, train=True)
+    cfg = CFG.with_(epochs=10, batch_size=8, image_size=8)
+    history = train(_fresh_model(), data, cfg, progress=False)
+    expected = [0.01] * 6 + [0.001] * 3 + [0.0001]
+    assert history.lr.tolist() == pytest.approx(expected)
+
+
+def test_train_with_validation_reports_val_columns(easy_data):
+    train_set, test_set = easy_data
+    cfg = CFG.with_(epochs=1)
+    history = train(_fresh_model(), train_set, cfg, val_set=test_set, progress=False)
+    assert {"val_loss", "val_acc"} <= set(history.columns)
+    assert 0.0 <= history.val_acc.iloc[0] <= 1.0 and history.val_loss.iloc[0] > 0
+
+
+def test_resume_gives_the_same_model_as_an_uninterrupted_run(full_run, easy_data, tmp_path):
+    model_a, history_a, _ = full_run
+    train_set, _ = easy_data
+    first = train(_fresh_model(0), train_set, CFG, out_dir=tmp_path, progress=False, stop_after=1)
+    assert len(first) == 1
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["epoch"] == 1
+    # a different starting model: everything must come from the checkpoint
+    model_b = _fresh_model(99)
+    history_b = train(model_b, train_set, CFG, out_dir=tmp_path, resume=True, progress=False)
+    assert len(history_b) == 3
+    assert history_b.train_loss.tolist() == history_a.train_loss.tolist()
+    assert history_b.lr.tolist() == history_a.lr.tolist()
+    sa, sb = model_a.state_dict(), model_b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+
+
+def test_resume_with_another_config_raises(full_run, easy_data):
+    _, _, out = full_run
+    train_set, _ = easy_data
+    with pytest.raises(ValueError, match="configuration"):
+        train(_fresh_model(), train_set, CFG.with_(lr=0.02), out_dir=out, resume=True, progress=False)
+
+
+def test_resume_without_checkpoint_raises(easy_data, tmp_path):
+    train_set, _ = easy_data
+    with pytest.raises(FileNotFoundError, match="checkpoint"):
+        train(_fresh_model(), train_set, CFG, out_dir=tmp_path, resume=True, progress=False)
+    with pytest.raises(FileNotFoundError):
+        train(_fresh_model(), train_set, CFG, out_dir=None, resume=True, progress=False)
+
+
+def test_predict_returns_probabilities(full_run, easy_data):
+    model, _, _ = full_run
+    _, test_set = easy_data
+    probs = predict(model, test_set, batch_size=10)
+    assert probs.shape == (64, 2)
+    assert np.all(probs >= 0) and np.all(probs <= 1)
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # batch size does not change the answer
+    assert np.allclose(probs, predict(model, test_set, batch_size=64), atol=1e-5)
+
+
+def test_predict_on_an_empty_set(full_run):
+    model, _, _ = full_run
+    empty = PolarityTensors(np.zeros((0, 16, 16), np.uint8), np.zeros(0, int), 0.5, 0.2)
+    assert predict(model, empty).shape == (0, 2)
