@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,11 +26,12 @@ def main(argv=None) -> int:
     p.add_argument("--max-cells", type=int, default=200)
     p.add_argument("--epochs", type=int, default=None, help="override the quick profile's epochs")
     p.add_argument("--work", default="runs/robustness", help="data set and runs (weights: not for committing)")
-    p.add_argument("--out", default="results/robustness", help="where the tables go")
+    p.add_argument("--out", default="results", help="where the tables and each run's outputs (no weights) go")
+    p.add_argument("--name", default="pki3", help="prefix of the run folders under --out")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     work, out = Path(args.work), Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "robustness").mkdir(parents=True, exist_ok=True)
     prepare_dataset(args.data, work / "dataset", seed=args.seed, max_cells=args.max_cells, progress=False)
     tables, meta = {}, {}
     for profile in ("quick", "robust"):
@@ -39,10 +41,14 @@ def main(argv=None) -> int:
         meta[profile] = {"train_seconds": round(time.perf_counter() - t0, 1), "accuracy": run.metrics["accuracy"],
                          "augment": cfg.augment, "arch": cfg.arch, "image_size": cfg.image_size, "epochs": cfg.epochs}
         tables[profile] = evaluate_shifts(work / profile)
+        keep = out / f"{args.name}-{profile}"
+        keep.mkdir(parents=True, exist_ok=True)
+        for f in ("metrics.json", "history.csv", "predictions.csv", "config.json", "review.json"):
+            shutil.copy(work / profile / f, keep / f)
     table = pd.concat({f"{k} ({meta[k]['augment']})": v["accuracy %"] for k, v in tables.items()}, axis=1)
     print(table.to_string())
-    table.to_csv(out / "accuracy_by_shift.csv")
-    (out / "runs.json").write_text(json.dumps({"data": args.data, "max_cells": args.max_cells, **meta}, indent=2))
+    table.to_csv(out / "robustness" / "accuracy_by_shift.csv")
+    (out / "robustness" / "runs.json").write_text(json.dumps({"data": args.data, "max_cells": args.max_cells, **meta}, indent=2))
     return 0
 
 

@@ -120,7 +120,7 @@ glue("hull_ms", f"{summary.loc['hull', 'ms per chromosome']:.2f}", display=False
 # faster. The cumulative error curves below include the bent chromosomes too: bending is where
 # "the axis" stops being a single direction.
 
-# %%
+# %% tags=["hide-input"]
 ax = plots.error_distribution(errors.pivot_table(index="source", columns="method", values="error"))
 
 # %% [markdown]

@@ -73,7 +73,7 @@ counts["cells"] = manifest.groupby("split").cell.nunique()
 counts["total"] = counts["up"] + counts["down"]
 counts
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(5, 3))
 counts[["up", "down"]].plot.bar(ax=ax, rot=0)
 ax.set(ylabel="chromosomes", title="labels per split")

@@ -1,0 +1,79 @@
+"""Whole cells through `chromolib orient`: real chromosomes at random angles, bad files mixed in.
+
+Takes held-out cells of a trained run (cells the model never saw), rotates each p-up crop by a
+seeded random angle (as segmentation would deliver it), adds a truncated PNG, an empty file, a
+text file and a blank image, runs the command and checks every output against the known angle.
+
+    python benchmarks/orient_cell.py --data ../shared/data/pki3-gband --model results-run-folder --cells 3
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from chromolib.data import read_labels, rotate_to_angle
+from chromolib.dataset import canonical_gray
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="karyogram set with labels.csv (p-up crops)")
+    p.add_argument("--model", required=True, help="training run folder (its test cells are used)")
+    p.add_argument("--cells", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    data = Path(args.data)
+    preds = pd.read_csv(Path(args.model) / "predictions.csv", dtype={"cell": str})
+    held_out = sorted(preds.cell.unique())[: args.cells]
+    labels = read_labels(data)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for cell in held_out:
+            src, out = Path(tmp) / cell / "in", Path(tmp) / cell / "out"
+            src.mkdir(parents=True)
+            truth = {}
+            for r in labels[labels.cell == cell].itertuples():
+                angle = float(rng.uniform(0, 360))
+                img = rotate_to_angle(canonical_gray(cv2.imread(str(data / r.file), cv2.IMREAD_UNCHANGED)), angle)
+                name = f"chr{r.chromosome}_{r.copy}.png"
+                cv2.imwrite(str(src / name), img)
+                truth[name] = angle
+            good_png = (src / next(iter(truth))).read_bytes()
+            (src / "truncated.png").write_bytes(good_png[: len(good_png) // 2])
+            (src / "empty.png").write_bytes(b"")
+            (src / "notes.txt").write_text("not an image")
+            cv2.imwrite(str(src / "blank.png"), np.full((60, 30), 255, np.uint8))
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "chromolib.cli", "orient", str(src), str(out),
+                                   "--model", args.model, "--quiet"], capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            res = pd.read_csv(out / "results.csv", dtype=str, keep_default_na=False)
+            good = res[res.error == ""]
+            total = np.array([truth[f] + float(a) for f, a in zip(good.file, good.rotation_angle)])
+            upright_p_up = np.cos(np.radians(total)) > np.cos(np.radians(20))
+            rows.append({"cell": cell, "chromosomes": len(truth), "oriented": len(good),
+                         "short arm up": int(upright_p_up.sum()), "bad files": int((res.error != "").sum()),
+                         "bad files with a reason": int((res.error != "").sum()),
+                         "flagged needs_review": int((good.needs_review == "True").sum()),
+                         "exit code": proc.returncode, "wall s": round(wall, 2),
+                         "ms per chromosome": round(1000 * wall / len(truth), 1)})
+            print(f"{cell}: stderr lines: {len(proc.stderr.strip().splitlines())}")
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False))
+    n, ok = table.chromosomes.sum(), table["short arm up"].sum()
+    print(f"short arm up after orient: {ok} of {n} ({100 * ok / n:.2f} %); every bad file has a reason: "
+          f"{bool((table['bad files'] == 4).all())}; mean wall time per cell {table['wall s'].mean():.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
