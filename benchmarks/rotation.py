@@ -47,8 +47,19 @@ def main(argv=None) -> int:
     p.add_argument("--cells", type=int, default=20, help="synthetic metaphases (46 chromosomes each)")
     p.add_argument("--max-cells", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", help="write the error distribution (PNG) here")
     args = p.parse_args(argv)
     r = run(args.data, args.cells, args.max_cells, args.seed)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("agg")
+        from chromolib.plots import error_distribution
+
+        ax = error_distribution(r["errors"].pivot_table(index="source", columns="method", values="error"))
+        ax.set_title(f"rotation error, {args.data or 'synthetic'} ({r['n']} chromosomes)", fontsize=9)
+        ax.figure.tight_layout()
+        ax.figure.savefig(args.plot, dpi=120)
     print(f"data: {args.data or 'synthetic'}; {r['n']} chromosomes, {r['n_straight']} straight; "
           f"python {platform.python_version()} on {platform.machine()}")
     print(r["summary"].to_string())

@@ -11,36 +11,29 @@ __all__ = ["main"]
 
 
 def _rotate(args) -> int:
-    import cv2
     from tqdm.auto import tqdm
 
     from .data import list_images
-    from .rotation import upright
+    from .orient import upright_file, write_atomic_image
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = list_images(args.in_dir)
     if not files:
-        print(f"error: no images ({', '.join(('png', 'jpg', 'tif', 'bmp'))}) in {args.in_dir}", file=sys.stderr)
+        print(f"error: no images (png, jpg, tif, bmp) in {args.in_dir}", file=sys.stderr)
         return 2
     failed = 0
     rows = []
     for f in tqdm(files, desc="rotate", disable=args.quiet or len(files) < 20):
         row = {"file": f.name, "angle": "", "error": ""}
         try:
-            img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
-            if img is None:
-                raise ValueError("not a readable image")
-            rotated, angle = upright(img, method=args.method, step=args.step)
-            tmp = out / f".{f.stem}.tmp{f.suffix}"
-            if not cv2.imwrite(str(tmp), rotated):
-                raise OSError(f"cannot write {out / f.name}")
-            tmp.replace(out / f.name)
+            rotated, angle, _ = upright_file(f, method=args.method, step=args.step)
+            write_atomic_image(out / f.name, rotated)
             row["angle"] = f"{angle:.3f}"
         except Exception as exc:  # one bad file must not stop the batch
             failed += 1
-            row["error"] = str(exc)
-            print(f"{f}: {exc}", file=sys.stderr)
+            row["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            print(f"{f}: {row['error']}", file=sys.stderr)
         rows.append(row)
     with open(out / "rotation.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=["file", "angle", "error"])

@@ -24,7 +24,7 @@ from .dataset import canonical_gray, square_resize
 from .model import build_model
 from .rotation import background_is_white, foreground_mask, rotate_image, crop_to_foreground, find_angle, to_gray
 
-__all__ = ["OrientModel", "load_orient_model", "check_image", "orient_folder", "choose_threshold", "karyogram_sheet",
+__all__ = ["OrientModel", "load_orient_model", "check_image", "upright_file", "write_atomic_image", "orient_folder", "choose_threshold", "karyogram_sheet",
            "RESULT_COLUMNS"]
 
 RESULT_COLUMNS = ["file", "rotation_angle", "polarity", "probability", "flipped", "needs_review", "error", "note"]
@@ -145,7 +145,24 @@ def check_image(img: np.ndarray) -> tuple[np.ndarray, str]:
     return mask, note
 
 
-def _write_atomic_image(path: Path, img: np.ndarray) -> None:
+def upright_file(path: str | Path, method: str = "hull", step: float = 1.0) -> tuple[np.ndarray, float, str]:
+    """Read one chromosome image and rotate it to vertical (type, bit depth and background kept).
+
+    Returns the tight upright crop, the angle (degrees counter-clockwise, [0, 180)) and a note;
+    raises ValueError with a one-line reason when the file cannot be oriented.
+    """
+    img = _read(Path(path))
+    mask, note = check_image(img)
+    angle = find_angle(mask, method, step)
+    white = background_is_white(to_gray(img))
+    top = 65535 if img.dtype == np.uint16 else 255
+    fill = top if white else 0
+    rotated = rotate_image(img, angle, fill=fill)
+    rmask = rotate_image(mask.astype(np.uint8) * 255, angle, fill=0) >= 128
+    return crop_to_foreground(rotated, rmask, margin=2, fill=fill), angle, note
+
+
+def write_atomic_image(path: Path, img: np.ndarray) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     os.close(fd)
     try:
@@ -202,15 +219,7 @@ def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, m
             rows[f.name] = done[f.name]
             continue
         try:
-            img = _read(f)
-            mask, note = check_image(img)
-            angle = find_angle(mask, method)
-            white = background_is_white(to_gray(img))
-            top = 65535 if img.dtype == np.uint16 else 255
-            fill = top if white else 0
-            rotated = rotate_image(img, angle, fill=fill)
-            rmask = rotate_image(mask.astype(np.uint8) * 255, angle, fill=0) >= 128
-            crop = crop_to_foreground(rotated, rmask, margin=2, fill=fill)
+            crop, angle, note = upright_file(f, method)
             pending.append((f, crop, canonical_gray(crop), angle, note))
         except Exception as exc:  # one bad file must not stop the batch
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -221,7 +230,7 @@ def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, m
     for (f, crop, _, angle, note), p in zip(pending, probs):
         up = p >= 0.5
         final = crop if up else np.ascontiguousarray(crop[::-1, ::-1])  # rotate 180 degrees
-        _write_atomic_image(out / _output_name(f), final)
+        write_atomic_image(out / _output_name(f), final)
         conf = max(p, 1 - p)
         rows[f.name] = {"file": f.name, "rotation_angle": f"{(angle + (0 if up else 180)) % 360:.2f}",
                         "polarity": "up" if up else "down", "probability": f"{conf:.4f}",
@@ -237,7 +246,7 @@ def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, m
         lab = dict(zip(labels.file.map(lambda s: Path(s).name), labels.chromosome.astype(str)))
         types = [lab.get(f, "?") for f in good.file]
     sheet = karyogram_sheet([canonical_gray(i) for i in images if i is not None], types)
-    _write_atomic_image(out / "karyogram.png", sheet)
+    write_atomic_image(out / "karyogram.png", sheet)
     return result
 
 
