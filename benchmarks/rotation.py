@@ -25,7 +25,7 @@ def run(data: str = "", cells: int = 20, max_cells: int | None = None, seed: int
         specimens = list(cdata.karyogram_specimens(data, seed=seed, max_cells=max_cells))
     else:
         specimens = cdata.synthetic_specimens(cells, seed=seed)
-    errors = rotation_errors(specimens, progress=True)
+    errors = rotation_errors(specimens, progress=sys.stderr.isatty())
     straight = errors[errors.bent != True]  # noqa: E712  (real data: bent unknown, all count)
     summary = summarise_rotation(straight)
     wide = errors.pivot_table(index="source", columns="method", values="angle")
@@ -60,7 +60,8 @@ def main(argv=None) -> int:
         ax.set_title(f"rotation error, {args.data or 'synthetic'} ({r['n']} chromosomes)", fontsize=9)
         ax.figure.tight_layout()
         ax.figure.savefig(args.plot, dpi=120)
-    print(f"data: {args.data or 'synthetic'}; {r['n']} chromosomes, {r['n_straight']} straight; "
+    straight = f"{r['n_straight']} straight" if not args.data else "bent or not unknown: all counted"
+    print(f"data: {args.data or 'synthetic'}; {r['n']} chromosomes, {straight}; "
           f"python {platform.python_version()} on {platform.machine()}")
     print(r["summary"].to_string())
     print("long chromosomes only (1-12, X):")

@@ -11,10 +11,9 @@ __all__ = ["main"]
 
 
 def _rotate(args) -> int:
-    from tqdm.auto import tqdm
-
     from .data import list_images
     from .orient import upright_file, write_atomic_image
+    from .progress import progress_bar
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -24,7 +23,7 @@ def _rotate(args) -> int:
         return 2
     failed = 0
     rows = []
-    for f in tqdm(files, desc="rotate", disable=args.quiet or len(files) < 20):
+    for f in progress_bar(files, not args.quiet and len(files) >= 20, desc="rotate"):
         row = {"file": f.name, "angle": "", "error": ""}
         try:
             rotated, angle, _ = upright_file(f, method=args.method, step=args.step)

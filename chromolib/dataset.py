@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .rotation import background_is_white, to_gray, upright
 
@@ -70,7 +70,7 @@ def build_polarity_set(specimens: Iterable[Specimen], out_dir: str | Path, metho
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rows = []
-    for i, sp in enumerate(tqdm(specimens, total=total, desc="rotate + label", disable=not progress)):
+    for i, sp in enumerate(progress_bar(specimens, progress, total=total, desc="rotate + label")):
         img, applied = upright(canonical_gray(sp.image), method=method, background="white")
         name = f"images/{i:06d}.png"
         cv2.imwrite(str(out / name), img)
@@ -143,7 +143,7 @@ def load_images(root: str | Path, files: Iterable[str], size: int, progress: boo
     root = Path(root)
     files = list(files)
     out = np.empty((len(files), size, size), dtype=np.uint8)
-    for i, f in enumerate(tqdm(files, desc="load", disable=not progress)):
+    for i, f in enumerate(progress_bar(files, progress, desc="load")):
         img = cv2.imread(str(root / f), cv2.IMREAD_UNCHANGED)
         if img is None:
             raise FileNotFoundError(f"cannot read image {root / f}")

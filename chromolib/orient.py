@@ -197,7 +197,7 @@ def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, m
     """
     import sys
 
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     src, out = Path(in_dir), Path(out_dir)
@@ -214,7 +214,7 @@ def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, m
                 done[row["file"]] = row
     rows: dict[str, dict] = {}
     pending = []  # (file, upright original, upright gray, angle, note)
-    for f in tqdm(files, desc="rotate", disable=not progress or len(files) < 20):
+    for f in progress_bar(files, progress and len(files) >= 20, desc="rotate"):
         if f.name in done:
             rows[f.name] = done[f.name]
             continue

@@ -38,10 +38,10 @@ def rotation_errors(specimens, methods=("sweep", "hull", "moments"), progress: b
     degrees counter-clockwise), error (degrees from vertical), ms (time to find the angle from
     the mask, mask extraction excluded so methods are compared on the same input).
     """
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     rows = []
-    for sp in tqdm(specimens, desc="rotation methods", disable=not progress):
+    for sp in progress_bar(specimens, progress, desc="rotation methods"):
         mask, _ = largest_component(foreground_mask(canonical_gray(sp.image), "white"))
         for m in methods:
             t0 = time.perf_counter()

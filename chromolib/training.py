@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from .progress import progress_bar, tqdm
 
 from .dataset import PolarityTensors
 from .repro import device as pick_device
@@ -115,7 +115,7 @@ def predict(model: nn.Module, data: PolarityTensors, batch_size: int = 512, devi
     model.eval()
     out = []
     idx = torch.arange(len(data))
-    for start in tqdm(range(0, len(data), batch_size), desc="predict", disable=not progress):
+    for start in progress_bar(range(0, len(data), batch_size), progress, desc="predict"):
         x, _ = data.batch(idx[start:start + batch_size])
         with autocast(dev, precision):
             logits = model(x.to(dev))
@@ -181,7 +181,7 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
         batches = [order[i:i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
         if len(batches) > 1 and len(batches[-1]) < 2:  # BatchNorm cannot train on one image
             batches = batches[:-1]
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+        bar = progress_bar(batches, progress, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
         for step, idx in enumerate(bar):
             x, y = train_set.batch(idx, generator=g)
             out, loss = train_step(net, opt, loss_fn, x.contiguous(memory_format=memory_format), y, dev,

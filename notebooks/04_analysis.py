@@ -69,6 +69,14 @@ for f in sorted(Path(results).glob("*/metrics.json")) if results else []:
     runs[f"reference: {f.parent.name}"] = json.loads(f.read_text())
 comparison_table(runs)
 
+# %% tags=["hide-input"]
+refs = {name: m for name, m in runs.items() if name.startswith("reference")}
+if refs:
+    fig, axes = plt.subplots(1, len(refs), figsize=(3.4 * len(refs), 3.0), squeeze=False)
+    for ax, (name, rm) in zip(axes[0], refs.items()):
+        plots.confusion_heatmap(rm, ax=ax, title=name.replace("reference: ", ""))
+    fig.tight_layout()
+
 # %% [markdown]
 # ## How sure is the network?
 # The probability of "up" for every held-out chromosome, by true label. Mistakes with a
