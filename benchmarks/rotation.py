@@ -17,15 +17,23 @@ import sys
 import numpy as np
 
 from chromolib import data as cdata
-from chromolib.pipeline import rotation_errors, summarise_rotation
+from chromolib.pipeline import rotation_consistency, rotation_errors, summarise_rotation
 
 
-def run(data: str = "", cells: int = 20, max_cells: int | None = None, seed: int = 0) -> dict:
+def run(data: str = "", cells: int = 20, max_cells: int | None = None, seed: int = 0,
+        consistency: bool = False) -> dict:
+    if consistency:
+        errors = rotation_consistency(data, seed=seed, max_cells=max_cells)
+        return _summarise(errors, len(errors) // 3)
     if data:
         specimens = list(cdata.karyogram_specimens(data, seed=seed, max_cells=max_cells))
     else:
         specimens = cdata.synthetic_specimens(cells, seed=seed)
     errors = rotation_errors(specimens, progress=sys.stderr.isatty())
+    return _summarise(errors, len(specimens))
+
+
+def _summarise(errors, n: int) -> dict:
     straight = errors[errors.bent != True]  # noqa: E712  (real data: bent unknown, all count)
     summary = summarise_rotation(straight)
     wide = errors.pivot_table(index="source", columns="method", values="angle")
@@ -34,7 +42,7 @@ def run(data: str = "", cells: int = 20, max_cells: int | None = None, seed: int
     ms = errors.groupby("method").ms.mean()
     long_types = [*map(str, range(1, 13)), "X"]
     long_sources = set(errors.source[errors.chromosome.isin(long_types)])
-    return {"n": len(specimens), "n_straight": len(straight) // 3, "summary": summary,
+    return {"n": n, "n_straight": len(straight) // 3, "summary": summary,
             "summary_long": summarise_rotation(straight[straight.chromosome.isin(long_types)]),
             "agree_1deg": float((diff <= 1.0).mean()),
             "agree_1deg_long": float((diff[diff.index.isin(long_sources)] <= 1.0).mean()), "sweep_ms": float(ms["sweep"]),
@@ -48,8 +56,13 @@ def main(argv=None) -> int:
     p.add_argument("--max-cells", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", help="write the error distribution (PNG) here")
+    p.add_argument("--consistency", action="store_true",
+                   help="for crops at unknown angles (Q-band): error = departure from theta2 = theta1 - alpha "
+                        "after a known extra rotation alpha")
     args = p.parse_args(argv)
-    r = run(args.data, args.cells, args.max_cells, args.seed)
+    if args.consistency and not args.data:
+        p.error("--consistency needs --data")
+    r = run(args.data, args.cells, args.max_cells, args.seed, args.consistency)
     if args.plot:
         import matplotlib
 
@@ -61,6 +74,8 @@ def main(argv=None) -> int:
         ax.figure.tight_layout()
         ax.figure.savefig(args.plot, dpi=120)
     straight = f"{r['n_straight']} straight" if not args.data else "bent or not unknown: all counted"
+    if args.consistency:
+        straight += "; consistency under a known extra rotation (true angles unknown)"
     print(f"data: {args.data or 'synthetic'}; {r['n']} chromosomes, {straight}; "
           f"python {platform.python_version()} on {platform.machine()}")
     print(r["summary"].to_string())

@@ -28,7 +28,7 @@ from .repro import device as pick_device
 from .repro import environment, set_seed
 from .training import TrainConfig, predict, train
 
-__all__ = ["evaluate_shifts", "rotation_errors", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "Run"]
+__all__ = ["evaluate_shifts", "rotation_errors", "rotation_consistency", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "Run"]
 
 
 def rotation_errors(specimens, methods=("sweep", "hull", "moments"), progress: bool = False) -> pd.DataFrame:
@@ -49,6 +49,39 @@ def rotation_errors(specimens, methods=("sweep", "hull", "moments"), progress: b
             ms = (time.perf_counter() - t0) * 1e3
             rows.append(dict(source=sp.source, chromosome=sp.chromosome, bent=sp.bent, method=m,
                              angle=applied, error=angle_error(sp.angle, applied), ms=ms))
+    return pd.DataFrame(rows)
+
+
+def rotation_consistency(root: str | Path, seed: int = 0, max_cells: int | None = None,
+                         methods=("sweep", "hull", "moments")) -> pd.DataFrame:
+    """Rotation on crops whose true angle is unknown (e.g. Q-band crops at metaphase angles):
+    find theta1 on the crop, rotate it by a known random alpha, find theta2; a consistent
+    method has theta2 = theta1 - alpha (mod 180). ``error`` is the departure from that."""
+    from .data import read_labels, rotate_to_angle
+
+    import cv2
+
+    labels = read_labels(root, max_cells=max_cells, seed=seed)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for row in labels.itertuples(index=False):
+        img = cv2.imread(str(Path(root) / row.file), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise FileNotFoundError(f"cannot read {Path(root) / row.file}")
+        gray = canonical_gray(img)
+        alpha = float(rng.uniform(0, 360))
+        turned = rotate_to_angle(gray, alpha)
+        m1, _ = largest_component(foreground_mask(gray, "white"))
+        m2, _ = largest_component(foreground_mask(turned, "white"))
+        if not m1.any() or not m2.any():
+            continue
+        for m in methods:
+            t0 = time.perf_counter()
+            theta1 = find_angle(m1, m)
+            ms = (time.perf_counter() - t0) * 1e3
+            theta2 = find_angle(m2, m)
+            rows.append(dict(source=row.file, chromosome=str(row.chromosome), bent=None, method=m, angle=theta2,
+                             error=angle_error(alpha, theta2 - theta1), ms=ms))
     return pd.DataFrame(rows)
 
 

@@ -95,3 +95,14 @@ def test_every_chapter_runs_on_real_pki3_data(tmp_path):
         assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     metrics = json.loads((tmp_path / "work" / "run" / "metrics.json").read_text())
     assert metrics["n"] > 50 and metrics["evaluated_on"].endswith("dataset")
+
+
+def test_rotation_is_consistent_on_qband_crops_at_unknown_angles():
+    from chromolib.pipeline import rotation_consistency
+
+    root = need(QBAND)
+    errors = rotation_consistency(root, seed=0, max_cells=1)
+    med = errors.groupby("method").error.median()
+    assert len(errors) >= 3 * 40
+    # rotating a crop by a known alpha changes the found angle by -alpha, within a degree or two
+    assert (med < 2.0).all(), med.to_dict()
