@@ -134,9 +134,13 @@ ax = plots.error_distribution(errors.pivot_table(index="source", columns="method
 # principal axis averages over the whole outline and is less sensitive to the ends. For the
 # polarity step a few degrees do not matter: it only needs up or down.
 
-# %%
+# %% tags=["hide-input"]
 by_type = straight.pivot_table(index="chromosome", columns="method", values="error", aggfunc="median")
-by_type.reindex([c for c in [*map(str, range(1, 23)), "X", "Y"] if c in by_type.index]).round(2).T
+by_type = by_type.reindex([c for c in [*map(str, range(1, 23)), "X", "Y"] if c in by_type.index])
+ax = by_type.plot(marker="o", figsize=(8, 3), xticks=range(len(by_type)), rot=0)
+ax.set_xticklabels(by_type.index)
+ax.set(xlabel="chromosome", ylabel="median error (degrees)")
+ax.grid(alpha=0.3)
 
 # %% [markdown]
 # ## Real Q-band chromosomes (bright on black)
