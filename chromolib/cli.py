@@ -157,7 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true")
     r.set_defaults(func=_rotate)
 
-    d = sub.add_parser("dataset", help="build the polarity data set (rotate, label, split 7:3 by cell)")
+    d = sub.add_parser("dataset", help="build the polarity data set (rotate, label, split 7:3 by cell)",
+                       description="Build the polarity data set in OUT_DIR: synthetic chromosomes by default, or "
+                                   "with --data the karyogram polarity benchmark: every p-up crop of a karyogram "
+                                   "set is rotated by a seeded random angle, brought back to vertical by the "
+                                   "rotation step, and labelled up/down from the known angle; split 7:3 by cell "
+                                   "(by case where cell names are CASE.N), stratified by label.")
     d.add_argument("out_dir")
     d.add_argument("--data", default="", help="folder with labels.csv of p-up crops (default: synthetic)")
     d.add_argument("--cells", type=int, default=30, help="synthetic metaphases (default 30)")

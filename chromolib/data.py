@@ -22,15 +22,19 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 def read_labels(root: str | Path, max_cells: int | None = None, seed: int = 0) -> pd.DataFrame:
-    """``labels.csv`` of a data folder; ``max_cells`` keeps a seeded random subset of whole cells."""
+    """``labels.csv`` of a data folder (or, without one, every image below it, the sub-folder
+    naming the cell); ``max_cells`` keeps a seeded random subset of whole cells."""
     root = Path(root)
     path = root / "labels.csv"
     if not root.is_dir():
         raise FileNotFoundError(f"data folder {root} does not exist; pass data='' for the synthetic default")
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found: a data folder needs labels.csv with columns "
-                                f"file,cell,chromosome,copy (see data/README.md)")
-    df = pd.read_csv(path, dtype=str)
+        df = _labels_from_folder(root)
+        if df.empty:
+            raise FileNotFoundError(f"{path} not found and no images under {root}: a data folder needs "
+                                    f"labels.csv (file,cell,chromosome,copy) or image files (see data/README.md)")
+    else:
+        df = pd.read_csv(path, dtype=str)
     missing = {"file", "cell", "chromosome"} - set(df.columns)
     if missing:
         raise ValueError(f"{path} lacks the column(s) {sorted(missing)}; expected file,cell,chromosome,copy")
@@ -39,6 +43,15 @@ def read_labels(root: str | Path, max_cells: int | None = None, seed: int = 0) -
         keep = np.random.default_rng(seed).choice(cells, size=min(max_cells, len(cells)), replace=False)
         df = df[df["cell"].isin(set(keep))]
     return df.reset_index(drop=True)
+
+
+def _labels_from_folder(root: Path) -> pd.DataFrame:
+    """A plain folder of p-up crops: every image below ``root``; the sub-folder names the cell
+    (images directly in ``root`` are each a cell of their own); the type is unknown."""
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    rows = [{"file": str(p.relative_to(root)), "cell": str(p.parent.relative_to(root)) if p.parent != root else p.stem,
+             "chromosome": "?", "copy": ""} for p in files]
+    return pd.DataFrame(rows, columns=["file", "cell", "chromosome", "copy"])
 
 
 def list_images(folder: str | Path) -> list[Path]:

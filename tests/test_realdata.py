@@ -106,3 +106,20 @@ def test_rotation_is_consistent_on_qband_crops_at_unknown_angles():
     assert len(errors) >= 3 * 40
     # rotating a crop by a known alpha changes the found angle by -alpha, within a degree or two
     assert (med < 2.0).all(), med.to_dict()
+
+
+def test_a_plain_folder_of_p_up_crops_is_a_data_set_too(tmp_path):
+    """Without labels.csv: every image below the folder, the sub-folder naming the cell."""
+    from chromolib.synthetic import upright
+
+    rng = np.random.default_rng(0)
+    for cell in ("a", "b", "c"):
+        (tmp_path / "crops" / cell).mkdir(parents=True)
+        for i, t in enumerate(["1", "2", "7", "9"]):
+            cv2.imwrite(str(tmp_path / "crops" / cell / f"{t}_{i}.png"), upright(t, rng, bend=0))
+    (tmp_path / "crops" / "readme.txt").write_text("not an image")
+    df = prepare_dataset(tmp_path / "crops", tmp_path / "ds", seed=0, progress=False)
+    assert len(df) == 12 and set(df.cell) == {"a", "b", "c"}
+    assert not set(df.cell[df.split == "train"]) & set(df.cell[df.split == "test"])
+    total = (df.angle_true + df.angle_applied) % 360
+    assert (df.label.astype(bool) == (np.minimum(total, 360 - total) < 90)).all()
