@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .dataset import Specimen, canonical_gray
-from .rotation import crop_to_foreground, foreground_mask, rotate_image
+from .rotation import foreground_mask, rotate_and_crop
 
 __all__ = ["IMAGE_SUFFIXES", "read_labels", "list_images", "synthetic_specimens", "karyogram_specimens",
            "rotate_to_angle"]
@@ -65,10 +65,7 @@ def list_images(folder: str | Path) -> list[Path]:
 def rotate_to_angle(gray: np.ndarray, angle: float, margin: int = 2) -> np.ndarray:
     """Rotate a dark-on-white crop counter-clockwise by ``angle`` (white fill) and crop it tight:
     a segmented chromosome as it would lie in a metaphase."""
-    mask = foreground_mask(gray, "white")
-    rot = rotate_image(gray, angle, fill=255)
-    rmask = rotate_image(mask.astype(np.uint8) * 255, angle, fill=0) >= 128
-    return crop_to_foreground(rot, rmask, margin=margin, fill=255)
+    return rotate_and_crop(gray, foreground_mask(gray, "white"), angle, fill=255, margin=margin)
 
 
 def synthetic_specimens(n_cells: int, seed: int = 0, scale: float = 1.0) -> list[Specimen]:

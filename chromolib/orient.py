@@ -22,7 +22,7 @@ import torch
 
 from .dataset import canonical_gray, square_resize
 from .model import build_model
-from .rotation import background_is_white, foreground_mask, rotate_image, crop_to_foreground, find_angle, to_gray
+from .rotation import background_fill, find_angle, foreground_mask, rotate_and_crop, to_gray
 
 __all__ = ["OrientModel", "load_orient_model", "check_image", "upright_file", "write_atomic_image", "orient_folder", "choose_threshold", "karyogram_sheet",
            "RESULT_COLUMNS"]
@@ -154,12 +154,7 @@ def upright_file(path: str | Path, method: str = "hull", step: float = 1.0) -> t
     img = _read(Path(path))
     mask, note = check_image(img)
     angle = find_angle(mask, method, step)
-    white = background_is_white(to_gray(img))
-    top = 65535 if img.dtype == np.uint16 else 255
-    fill = top if white else 0
-    rotated = rotate_image(img, angle, fill=fill)
-    rmask = rotate_image(mask.astype(np.uint8) * 255, angle, fill=0) >= 128
-    return crop_to_foreground(rotated, rmask, margin=2, fill=fill), angle, note
+    return rotate_and_crop(img, mask, angle, background_fill(img)), angle, note
 
 
 def write_atomic_image(path: Path, img: np.ndarray) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 __all__ = [
     "to_gray",
     "background_is_white",
+    "background_fill",
     "foreground_mask",
     "largest_component",
     "projection_distance",
@@ -37,6 +38,7 @@ __all__ = [
     "find_angle",
     "rotate_image",
     "crop_to_foreground",
+    "rotate_and_crop",
     "upright",
     "METHODS",
     "angle_error",
@@ -140,13 +142,18 @@ def _rotation_matrix(shape: tuple[int, int], angle: float) -> tuple[np.ndarray, 
     return m, (new_w, new_h)
 
 
+def background_fill(image: np.ndarray, background: str = "auto"):
+    """The value that continues the background: the image type's white (255, 65535 or 1.0)
+    for dark-on-white images, 0 for bright-on-black ones (``background`` as in foreground_mask)."""
+    img = np.asarray(image)
+    white = background_is_white(img) if background == "auto" else background == "white"
+    top = 65535 if img.dtype == np.uint16 else (1.0 if np.issubdtype(img.dtype, np.floating) else 255)
+    return top if white else 0
+
+
 def _fill_for(image: np.ndarray, fill) -> tuple:
     img = np.asarray(image)
-    if fill == "auto":
-        top = 65535 if img.dtype == np.uint16 else (1.0 if np.issubdtype(img.dtype, np.floating) else 255)
-        value = top if background_is_white(img) else 0
-    else:
-        value = fill
+    value = background_fill(img) if fill == "auto" else fill
     channels = img.shape[2] if img.ndim == 3 else 1
     return (value,) * channels if np.isscalar(value) else tuple(value)
 
@@ -300,12 +307,15 @@ def upright(image: np.ndarray, method: str = "hull", background: str = "auto", s
     if not mask.any():
         raise ValueError("no foreground: the image is blank or has no chromosome")
     angle = find_angle(mask, method, step)
-    white = background_is_white(img) if background == "auto" else background == "white"
-    top = 65535 if img.dtype == np.uint16 else (1.0 if np.issubdtype(img.dtype, np.floating) else 255)
-    fill = top if white else 0
-    rotated = rotate_image(img, angle, fill=fill)
-    rmask = rotate_image(mask.astype(np.uint8) * 255, angle, fill=0) >= 128
-    return crop_to_foreground(rotated, rmask, margin=margin, fill=fill), angle
+    return rotate_and_crop(img, mask, angle, background_fill(img, background), margin), angle
+
+
+def rotate_and_crop(image: np.ndarray, mask: np.ndarray, angle: float, fill, margin: int = 2) -> np.ndarray:
+    """Rotate ``image`` counter-clockwise by ``angle`` (``fill`` where it uncovers) and crop it
+    tight around its rotated ``mask`` with ``margin`` pixels."""
+    rotated = rotate_image(image, angle, fill=fill)
+    rmask = rotate_image(np.asarray(mask, dtype=np.uint8) * 255, angle, fill=0) >= 128
+    return crop_to_foreground(rotated, rmask, margin=margin, fill=fill)
 
 
 def angle_error(true_angle: float, applied_angle: float) -> float:
