@@ -21,7 +21,6 @@ import pandas as pd
 import torch
 
 from .dataset import canonical_gray, square_resize
-from .model import build_model
 from .rotation import background_fill, find_angle, foreground_mask, rotate_and_crop, to_gray
 
 __all__ = ["OrientModel", "load_orient_model", "check_image", "upright_file", "write_atomic_image", "orient_folder", "choose_threshold", "karyogram_sheet",
@@ -56,17 +55,11 @@ class OrientModel:
 
 def load_orient_model(run_dir: str | Path, device: str = "cpu") -> OrientModel:
     """Load RUN_DIR (written by ``chromolib train``): config, normalisation, weights, threshold."""
+    from .pipeline import load_trained
+
     run = Path(run_dir)
-    for name in ("config.json", "metrics.json", "checkpoint.pt"):
-        if not (run / name).exists():
-            raise FileNotFoundError(f"{run / name} not found: --model must be a training run folder "
-                                    f"(`chromolib train DATASET_DIR RUN_DIR`)")
-    config = json.loads((run / "config.json").read_text())
-    norm = json.loads((run / "metrics.json").read_text())["normalisation"]
     dev = torch.device(device)
-    model = build_model(config["arch"], None)
-    model.load_state_dict(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["model"])
-    model.to(dev).eval()
+    model, config, norm = load_trained(run, device)
     review = run / "review.json"
     threshold = json.loads(review.read_text())["threshold"] if review.exists() else 0.9
     return OrientModel(model, int(config["image_size"]), float(norm["mean"]), float(norm["std"]), threshold, dev)

@@ -19,8 +19,7 @@ import pandas as pd
 import torch
 
 from . import data as data_mod
-from .dataset import PolarityTensors, build_polarity_set, load_images, normalisation_stats, read_manifest
-from .dataset import Specimen, canonical_gray
+from .dataset import PolarityTensors, build_polarity_set, canonical_gray, load_images, normalisation_stats, read_manifest
 from .rotation import angle_error, find_angle, foreground_mask, largest_component
 from .evaluation import confusion, polarity_metrics
 from .model import build_model
@@ -28,7 +27,7 @@ from .repro import device as pick_device
 from .repro import environment, set_seed
 from .training import TrainConfig, predict, train
 
-__all__ = ["evaluate_shifts", "rotation_errors", "rotation_consistency", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "Run"]
+__all__ = ["load_trained", "test_tensors", "evaluate_shifts", "rotation_errors", "rotation_consistency", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "Run"]
 
 
 def rotation_errors(specimens, methods=("sweep", "hull", "moments"), progress: bool = False) -> pd.DataFrame:
@@ -134,6 +133,30 @@ def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None
             PolarityTensors(x_te, te.label.values, mean, std, train=False), stats)
 
 
+def test_tensors(root: str | Path, size: int, mean: float, std: float,
+                 manifest: pd.DataFrame | None = None) -> PolarityTensors:
+    """The test split at ``size`` px, normalised with given (a run's training) statistics."""
+    df = read_manifest(root) if manifest is None else manifest
+    te = df[df.split == "test"]
+    return PolarityTensors(load_images(root, te.file, size), te.label.values, mean, std, train=False)
+
+
+def load_trained(run_dir: str | Path, device: str | None = None) -> tuple[torch.nn.Module, dict, dict]:
+    """A run folder's trained model (``checkpoint.pt``, in eval mode on ``device``, default the
+    run's), its ``config.json`` and the training split's normalisation (from ``metrics.json``)."""
+    run = Path(run_dir)
+    for name in ("config.json", "metrics.json", "checkpoint.pt"):
+        if not (run / name).exists():
+            raise FileNotFoundError(f"{run / name} not found: {run} is not a trained run folder "
+                                    f"(`chromolib train DATASET_DIR RUN_DIR`)")
+    config = json.loads((run / "config.json").read_text())
+    norm = json.loads((run / "metrics.json").read_text())["normalisation"]
+    model = build_model(config["arch"], None)
+    model.load_state_dict(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["model"])
+    model.to(pick_device(device or config.get("device", "auto"))).eval()
+    return model, config, norm
+
+
 @dataclass
 class Run:
     """What a training run leaves behind (all of it also on disk in the run folder)."""
@@ -175,25 +198,19 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, mod
                  test_set: PolarityTensors | None = None, extra: dict | None = None) -> Run:
     """Predict the test split with the run's model; write ``predictions.csv`` and ``metrics.json``.
 
-    Without ``model`` the run's ``checkpoint.pt`` is loaded (the data set defaults to the one
-    the run was trained on).
+    Without ``model`` the run's trained model is loaded; the test images are normalised with
+    the run's training statistics (the data set defaults to the one the run was trained on).
     """
     out = Path(run_dir)
-    config = json.loads((out / "config.json").read_text()) if (out / "config.json").exists() else None
-    if config is None:
-        raise FileNotFoundError(f"{out / 'config.json'} not found: {out} is not a training run folder")
+    if model is None or test_set is None:
+        loaded, config, norm = load_trained(out)
+        model = loaded if model is None else model
+    else:
+        config = json.loads((out / "config.json").read_text())
     dataset_dir = Path(dataset_dir or config["dataset"])
     df = read_manifest(dataset_dir)
     if test_set is None:
-        _, test_set, stats = load_split(dataset_dir, int(config["image_size"]), df)
-        extra = {"normalisation": stats, **(extra or {})}
-    if model is None:
-        ckpt = out / "checkpoint.pt"
-        if not ckpt.exists():
-            raise FileNotFoundError(f"{ckpt} not found: train first (`chromolib train`)")
-        model = build_model(config["arch"], None)
-        model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["model"])
-        model.to(pick_device(config.get("device", "auto")))
+        test_set = test_tensors(dataset_dir, int(config["image_size"]), norm["mean"], norm["std"], df)
     probs = predict(model, test_set)
     te = df[df.split == "test"].reset_index(drop=True)
     preds = te[["file", "cell", "chromosome", "label"]].copy()
@@ -217,13 +234,8 @@ def evaluate_shifts(run_dir: str | Path, shifts: dict | None = None) -> pd.DataF
     laboratory (resolution, blur, contrast, gamma): one row per shift."""
     from .dataset import SHIFTS
 
-    run = Path(run_dir)
-    config = json.loads((run / "config.json").read_text())
-    df = read_manifest(config["dataset"])
-    train_set, test_set, _ = load_split(config["dataset"], int(config["image_size"]), df)
-    model = build_model(config["arch"], None)
-    model.load_state_dict(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["model"])
-    model.to(pick_device(config.get("device", "auto")))
+    model, config, norm = load_trained(run_dir)
+    test_set = test_tensors(config["dataset"], int(config["image_size"]), norm["mean"], norm["std"])
     raw = test_set.images.numpy()
     rows = []
     for name, shift in (shifts or SHIFTS).items():
