@@ -14,10 +14,9 @@ import itertools
 import platform
 import sys
 
-import numpy as np
-
 from chromolib import data as cdata
-from chromolib.pipeline import rotation_consistency, rotation_errors, summarise_rotation
+from chromolib.pipeline import (LONG_TYPES, method_agreement, rotation_consistency, rotation_errors,
+                                summarise_rotation)
 
 
 def run(data: str = "", cells: int = 20, max_cells: int | None = None, seed: int = 0,
@@ -35,17 +34,12 @@ def run(data: str = "", cells: int = 20, max_cells: int | None = None, seed: int
 
 def _summarise(errors, n: int) -> dict:
     straight = errors[errors.bent != True]  # noqa: E712  (real data: bent unknown, all count)
-    summary = summarise_rotation(straight)
-    wide = errors.pivot_table(index="source", columns="method", values="angle")
-    diff = (wide["sweep"] - wide["hull"]) % 180
-    diff = np.minimum(diff, 180 - diff)
     ms = errors.groupby("method").ms.mean()
-    long_types = [*map(str, range(1, 13)), "X"]
-    long_sources = set(errors.source[errors.chromosome.isin(long_types)])
-    return {"n": n, "n_straight": len(straight) // 3, "summary": summary,
-            "summary_long": summarise_rotation(straight[straight.chromosome.isin(long_types)]),
-            "agree_1deg": float((diff <= 1.0).mean()),
-            "agree_1deg_long": float((diff[diff.index.isin(long_sources)] <= 1.0).mean()), "sweep_ms": float(ms["sweep"]),
+    return {"n": n, "n_straight": len(straight) // 3, "summary": summarise_rotation(straight),
+            "summary_long": summarise_rotation(straight[straight.chromosome.isin(LONG_TYPES)]),
+            "agree_1deg": method_agreement(errors),
+            "agree_1deg_long": method_agreement(errors[errors.chromosome.isin(LONG_TYPES)]),
+            "sweep_ms": float(ms["sweep"]),
             "hull_ms": float(ms["hull"]), "ratio": float(ms["sweep"] / ms["hull"]), "errors": errors}
 
 

@@ -27,7 +27,7 @@ from .repro import device as pick_device
 from .repro import environment, set_seed
 from .training import TrainConfig, predict, train
 
-__all__ = ["load_trained", "test_tensors", "evaluate_shifts", "rotation_errors", "rotation_consistency", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "Run"]
+__all__ = ["LONG_TYPES", "method_agreement", "load_trained", "test_tensors", "evaluate_shifts", "rotation_errors", "rotation_consistency", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "Run"]
 
 
 def rotation_errors(specimens, methods=("sweep", "hull", "moments"), progress: bool = False) -> pd.DataFrame:
@@ -82,6 +82,18 @@ def rotation_consistency(root: str | Path, seed: int = 0, max_cells: int | None 
             rows.append(dict(source=row.file, chromosome=str(row.chromosome), bent=None, method=m, angle=theta2,
                              error=angle_error(alpha, theta2 - theta1), ms=ms))
     return pd.DataFrame(rows)
+
+
+#: Chromosome types long enough for the minimum-width direction to be their axis (chapter 1).
+LONG_TYPES = frozenset([*map(str, range(1, 13)), "X"])
+
+
+def method_agreement(errors: pd.DataFrame, a: str = "sweep", b: str = "hull", within: float = 1.0) -> float:
+    """Share of chromosomes on which methods ``a`` and ``b`` choose angles within ``within``
+    degrees of each other (angles compared modulo 180)."""
+    wide = errors.pivot_table(index="source", columns="method", values="angle")
+    d = (wide[a] - wide[b]) % 180
+    return float((np.minimum(d, 180 - d) <= within).mean())
 
 
 def summarise_rotation(errors: pd.DataFrame, within: float = 1.5) -> pd.DataFrame:

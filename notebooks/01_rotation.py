@@ -38,7 +38,7 @@ from myst_nb import glue
 from chromolib import data as cdata
 from chromolib import plots
 from chromolib.dataset import canonical_gray
-from chromolib.pipeline import rotation_errors, summarise_rotation
+from chromolib.pipeline import LONG_TYPES, method_agreement, rotation_errors, summarise_rotation
 from chromolib.rotation import foreground_mask, largest_component, sweep_angle, upright
 
 # %% [markdown]
@@ -97,18 +97,13 @@ summary = summarise_rotation(straight)
 summary
 
 # %%
-wide = errors.pivot_table(index="source", columns="method", values="angle")
-diff = (wide["sweep"] - wide["hull"]) % 180
-diff = np.minimum(diff, 180 - diff)
 speedup = summary.loc["sweep", "ms per chromosome"] / summary.loc["hull", "ms per chromosome"]
-long_types = [*map(str, range(1, 13)), "X"]
-summary_long = summarise_rotation(straight[straight.chromosome.isin(long_types)])
+summary_long = summarise_rotation(straight[straight.chromosome.isin(LONG_TYPES)])
 glue("n_rot", len(straight) // 3, display=False)
 glue("sweep_within_long", f"{summary_long.loc['sweep', 'within 1.5 deg (%)']:.1f}", display=False)
 glue("sweep_within", f"{summary.loc['sweep', 'within 1.5 deg (%)']:.1f}", display=False)
-glue("hull_within", f"{summary.loc['hull', 'within 1.5 deg (%)']:.1f}", display=False)
 glue("sweep_median", f"{summary.loc['sweep', 'median error (deg)']:.2f}", display=False)
-glue("agree", f"{100 * (diff <= 1.0).mean():.1f}", display=False)
+glue("agree", f"{100 * method_agreement(errors):.1f}", display=False)
 glue("speedup", f"{speedup:.0f}", display=False)
 glue("sweep_ms", f"{summary.loc['sweep', 'ms per chromosome']:.1f}", display=False)
 glue("hull_ms", f"{summary.loc['hull', 'ms per chromosome']:.2f}", display=False)

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from chromolib.pipeline import LONG_TYPES
+
 # The models in these tests are tiny (16-32 px inputs): one thread is faster than two and is
 # not slowed down by anything else running on the machine.
 torch.set_num_threads(1)
-
-#: Chromosome types long enough for the projection method to be accurate.
-LONG_TYPES = frozenset([str(i) for i in range(1, 13)] + ["X"])
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -26,7 +26,7 @@ from chromolib.rotation import (
     upright,
 )
 
-LONG_TYPES = frozenset([str(i) for i in range(1, 13)] + ["X"])
+from chromolib.pipeline import LONG_TYPES, method_agreement
 
 
 def draw_capsule(angle: float, length: float, width: int, dark: int = 40, pad: int = 6) -> np.ndarray:
@@ -533,3 +533,14 @@ def test_synthetic_straight_long_chromosomes_are_made_vertical(straight_long_err
 
 def test_synthetic_hull_and_sweep_agree(straight_long_errors):
     assert (straight_long_errors[:, 2] <= 1.0).mean() >= 0.90   # measured 0.935
+
+
+def test_method_agreement_compares_angles_modulo_180():
+    import pandas as pd
+
+    rows = [("a", "sweep", 179.6), ("a", "hull", 0.3),      # 0.7 deg apart across the wrap
+            ("b", "sweep", 10.0), ("b", "hull", 12.5),      # 2.5 deg apart
+            ("c", "sweep", 90.0), ("c", "hull", 90.9)]
+    errors = pd.DataFrame(rows, columns=["source", "method", "angle"])
+    assert method_agreement(errors) == 2 / 3
+    assert method_agreement(errors, within=3.0) == 1.0
