@@ -138,6 +138,19 @@ def _print_metrics(m: dict) -> None:
     print(comparison_table({"this run": m}).to_string())
 
 
+#: choices shared by several commands (kept in step with the library)
+METHOD_CHOICES = ("sweep", "hull", "moments")          # chromolib.rotation.METHODS
+PROFILE_CHOICES = ("quick", "robust", "paper", "tiny")  # chromolib.training.PROFILES
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    """Options that override a profile's network, shared by `train` and `bench`."""
+    p.add_argument("--arch", help="any torchvision classifier, e.g. resnet101")
+    p.add_argument("--size", type=int, help="input size in pixels")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--device", help="auto (default), cpu or cuda")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chromolib", description=(
         "Automatic chromosome polarity: rotate segmented chromosomes to vertical (minimum "
@@ -150,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "counter-clockwise, error). Exit code 1 if any file failed.")
     r.add_argument("in_dir")
     r.add_argument("out_dir")
-    r.add_argument("--method", choices=("sweep", "hull", "moments"), default="hull",
+    r.add_argument("--method", choices=METHOD_CHOICES, default="hull",
                    help="sweep: the faithful 0..179 degree search; hull: exact convex-hull minimum width "
                         "(fast); moments: principal-axis baseline (default: hull)")
     r.add_argument("--step", type=float, default=1.0, help="sweep step in degrees (default 1)")
@@ -167,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data", default="", help="folder with labels.csv of p-up crops (default: synthetic)")
     d.add_argument("--cells", type=int, default=30, help="synthetic metaphases (default 30)")
     d.add_argument("--max-cells", type=int, default=None, help="use at most this many real cells")
-    d.add_argument("--method", choices=("sweep", "hull", "moments"), default="hull")
+    d.add_argument("--method", choices=METHOD_CHOICES, default="hull")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=_dataset)
@@ -175,19 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train the polarity CNN on a data set folder")
     t.add_argument("dataset_dir")
     t.add_argument("run_dir")
-    t.add_argument("--profile", choices=("quick", "robust", "paper", "tiny"), default="quick",
+    t.add_argument("--profile", choices=PROFILE_CHOICES, default="quick",
                    help="quick: resnet18, 64 px, 8 epochs (CPU minutes); robust: quick with the "
                         "other-laboratory augmentation; paper: resnet101, 224 px, batch 32, 100 epochs (GPU)")
     t.add_argument("--augment", choices=("flip", "robust", "none"),
                    help="flip: the method's horizontal flip; robust: + scale, tilt, blur, contrast, gamma, noise")
-    t.add_argument("--arch", help="any torchvision classifier, e.g. resnet101")
+    _model_options(t)
     t.add_argument("--weights", help="torchvision weights name or a local .pth file (default: random init)")
-    t.add_argument("--size", type=int, help="input size in pixels")
     t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
-    t.add_argument("--device", help="auto (default), cpu or cuda")
     t.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_train)
@@ -203,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("out_dir")
     o.add_argument("--model", required=True, help="a training run folder (from `chromolib train`)")
     o.add_argument("--labels", help="CSV with file,chromosome columns: group the sheet by chromosome type")
-    o.add_argument("--method", choices=("sweep", "hull", "moments"), default="hull")
+    o.add_argument("--method", choices=METHOD_CHOICES, default="hull")
     o.add_argument("--device", default="cpu")
     o.add_argument("--quiet", action="store_true")
     o.set_defaults(func=_orient)
@@ -214,15 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "bf16 and channels-last on CUDA); print images/s, their ratio, peak GPU "
                                    "memory and the projected paper-schedule time.")
     b.add_argument("dataset_dir", nargs="?", help="data set folder (default: 4 synthetic cells in a temp dir)")
-    b.add_argument("--profile", choices=("quick", "robust", "paper", "tiny"), default="paper")
-    b.add_argument("--arch")
-    b.add_argument("--size", type=int)
-    b.add_argument("--batch-size", type=int)
+    b.add_argument("--profile", choices=PROFILE_CHOICES, default="paper")
+    _model_options(b)
     b.add_argument("--steps", type=int, default=50)
     b.add_argument("--warmup", type=int, default=5)
     b.add_argument("--workers", type=int, default=4, help="DataLoader workers of the reference loop")
     b.add_argument("--cells", type=int, default=4, help="synthetic cells when no data set is given")
-    b.add_argument("--device")
     b.add_argument("--compile", action="store_true", help="torch.compile the fast path's model")
     b.add_argument("--json", help="also write the figures to this JSON file")
     b.set_defaults(func=_bench)

@@ -166,3 +166,12 @@ def test_evaluate_missing_folder_returns_2(tmp_path, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "config.json" in err
+
+
+def test_cli_choices_match_the_library():
+    from chromolib.cli import METHOD_CHOICES, PROFILE_CHOICES
+    from chromolib.rotation import METHODS
+    from chromolib.training import PROFILES
+
+    assert METHOD_CHOICES == METHODS
+    assert set(PROFILE_CHOICES) == set(PROFILES)
