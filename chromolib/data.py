@@ -15,7 +15,7 @@ import pandas as pd
 from .dataset import Specimen, canonical_gray
 from .rotation import foreground_mask, rotate_and_crop
 
-__all__ = ["IMAGE_SUFFIXES", "read_labels", "list_images", "synthetic_specimens", "karyogram_specimens",
+__all__ = ["IMAGE_SUFFIXES", "read_labels", "list_images", "synthetic_specimens", "karyogram_specimens", "KaryogramSpecimens",
            "rotate_to_angle"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -77,18 +77,28 @@ def synthetic_specimens(n_cells: int, seed: int = 0, scale: float = 1.0) -> list
             for c in make_dataset(n_cells, seed=seed, scale=scale)]
 
 
-def karyogram_specimens(root: str | Path, seed: int = 0, max_cells: int | None = None) -> Iterator[Specimen]:
-    """Real p-up crops from a karyogram set, each rotated by a seeded random angle in [0, 360).
+class KaryogramSpecimens:
+    """Real p-up crops from a karyogram set, each rotated by a seeded random angle in [0, 360):
+    the karyogram polarity benchmark (the label follows from the known angle). Sized, so a
+    progress bar knows the total; images are read one at a time while iterating."""
 
-    This is the karyogram polarity benchmark: the label follows from the known angle.
-    """
-    root = Path(root)
-    labels = read_labels(root, max_cells=max_cells, seed=seed)
-    rng = np.random.default_rng(seed)
-    angles = rng.uniform(0.0, 360.0, size=len(labels))
-    for row, angle in zip(labels.itertuples(index=False), angles):
-        img = cv2.imread(str(root / row.file), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise FileNotFoundError(f"cannot read {root / row.file} (listed in {root / 'labels.csv'})")
-        yield Specimen(rotate_to_angle(canonical_gray(img), float(angle)), row.cell, row.chromosome,
-                       float(angle), row.file)
+    def __init__(self, root: str | Path, seed: int = 0, max_cells: int | None = None):
+        self.root = Path(root)
+        self.labels = read_labels(self.root, max_cells=max_cells, seed=seed)
+        self.angles = np.random.default_rng(seed).uniform(0.0, 360.0, size=len(self.labels))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __iter__(self) -> Iterator[Specimen]:
+        for row, angle in zip(self.labels.itertuples(index=False), self.angles):
+            img = cv2.imread(str(self.root / row.file), cv2.IMREAD_UNCHANGED)
+            if img is None:
+                raise FileNotFoundError(f"cannot read {self.root / row.file} (listed in {self.root / 'labels.csv'})")
+            yield Specimen(rotate_to_angle(canonical_gray(img), float(angle)), row.cell, row.chromosome,
+                           float(angle), row.file)
+
+
+def karyogram_specimens(root: str | Path, seed: int = 0, max_cells: int | None = None) -> KaryogramSpecimens:
+    """The karyogram polarity benchmark's specimens (see ``KaryogramSpecimens``)."""
+    return KaryogramSpecimens(root, seed=seed, max_cells=max_cells)

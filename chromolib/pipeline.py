@@ -122,12 +122,10 @@ def prepare_dataset(data: str | Path | None, out_dir: str | Path, n_cells: int =
     if stamp.exists() and (out / "manifest.csv").exists() and json.loads(stamp.read_text()) == params:
         return read_manifest(out)
     if data:
-        total = len(data_mod.read_labels(data, max_cells=max_cells, seed=seed))
         specimens = data_mod.karyogram_specimens(data, seed=seed, max_cells=max_cells)
     else:
         specimens = data_mod.synthetic_specimens(n_cells, seed=seed)
-        total = len(specimens)
-    df = build_polarity_set(specimens, out, method=method, seed=seed, progress=progress, total=total)
+    df = build_polarity_set(specimens, out, method=method, seed=seed, progress=progress)
     stamp.write_text(json.dumps(params, indent=2))
     return df
 
