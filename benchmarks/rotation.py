@@ -10,7 +10,6 @@ timings and their ratio. Times are for finding the angle from the mask (same inp
 from __future__ import annotations
 
 import argparse
-import itertools
 import platform
 import sys
 

@@ -12,7 +12,6 @@ come from, ``CASE.N`` as in Pki-3, all cells of a case on the same side) and str
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .dataset import DOWN, UP
 
-__all__ = ["PATENT", "confusion", "wilson_interval", "polarity_metrics", "comparison_table"]
+__all__ = ["KARYOTYPE", "karyotype_order", "error_rate_by_type", "PATENT", "confusion", "wilson_interval", "polarity_metrics", "comparison_table"]
 
 #: The patent's test-set result (1347 chromosomes, "up" positive).
 PATENT = {"TP": 686, "FP": 17, "TN": 612, "FN": 32}
@@ -58,3 +58,19 @@ def comparison_table(runs: dict[str, dict]) -> pd.DataFrame:
         df[col] = (100 * df[col].astype(float)).round(2)
     return df[["n", "TP", "FP", "TN", "FN", "accuracy", "accuracy 95% CI", "sensitivity",
                "specificity", "precision"]]
+
+
+#: Chromosome types in karyogram order.
+KARYOTYPE = (*map(str, range(1, 23)), "X", "Y")
+
+
+def karyotype_order(types) -> list[str]:
+    """The given chromosome types (strings), in karyogram order; unknown ones last."""
+    present = {str(t) for t in types}
+    return [t for t in KARYOTYPE if t in present] + sorted(present - set(KARYOTYPE))
+
+
+def error_rate_by_type(predictions: pd.DataFrame) -> pd.Series:
+    """Percentage of wrong predictions (``label`` vs ``pred``) per chromosome type, in karyogram order."""
+    wrong = (predictions.label != predictions.pred).groupby(predictions.chromosome.astype(str)).mean()
+    return (100 * wrong).reindex(karyotype_order(wrong.index)).rename("error %")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-__all__ = ["projection_curves", "gallery", "confusion_heatmap", "training_curves", "error_distribution"]
+__all__ = ["review_curve", "bar_by_type", "projection_curves", "gallery", "confusion_heatmap", "training_curves", "error_distribution"]
 
 
 def projection_curves(curves: Sequence[tuple[str, np.ndarray, np.ndarray, float]], ax=None):
@@ -81,4 +81,25 @@ def error_distribution(errors: pd.DataFrame, ax=None):
     ax.set_xlim(left=0)
     ax.legend()
     ax.grid(alpha=0.3)
+    return ax
+
+
+def review_curve(review: dict, ax=None):
+    """Accuracy of the chromosomes not flagged against the share flagged for review
+    (``review.json`` of a run, from ``orient.choose_threshold``), the chosen threshold dotted."""
+    ax = ax or plt.subplots(figsize=(6, 3.2))[1]
+    curve = pd.DataFrame(review["curve"]).dropna()
+    ax.plot(100 * curve.flagged_fraction, 100 * curve.accuracy_kept, "o-", ms=3)
+    ax.axvline(100 * review["report_flagged_fraction"], color="gray", ls=":", label="chosen threshold")
+    ax.set(xlabel="chromosomes flagged for review (%)", ylabel="accuracy of the rest (%)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def bar_by_type(values: pd.Series, ylabel: str, ax=None, color: str = "tab:red"):
+    """One bar per chromosome type (index in karyogram order)."""
+    ax = ax or plt.subplots(figsize=(8, 2.6))[1]
+    ax.bar(values.index, values.values, color=color)
+    ax.set(xlabel="chromosome", ylabel=ylabel)
     return ax

@@ -8,9 +8,8 @@ with ``resume=True`` continues exactly where it stopped.
 """
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -214,7 +213,3 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
             tmp.replace(ckpt_path)
             pd.DataFrame(history).to_csv(Path(out_dir) / "history.csv", index=False)
     return pd.DataFrame(history)
-
-
-def save_config(path: str | Path, cfg: TrainConfig, **extra) -> None:
-    Path(path).write_text(json.dumps({**asdict(cfg), **extra}, indent=2, default=str))

@@ -31,13 +31,13 @@ seed = 0
 # %% tags=["remove-cell"]
 import itertools
 
-import matplotlib.pyplot as plt
 import numpy as np
 from myst_nb import glue
 
 from chromolib import data as cdata
 from chromolib import plots
 from chromolib.dataset import canonical_gray
+from chromolib.evaluation import karyotype_order
 from chromolib.pipeline import LONG_TYPES, method_agreement, rotation_errors, summarise_rotation
 from chromolib.rotation import foreground_mask, largest_component, sweep_angle, upright
 
@@ -133,7 +133,7 @@ ax = plots.error_distribution(errors.pivot_table(index="source", columns="method
 
 # %% tags=["hide-input"]
 by_type = straight.pivot_table(index="chromosome", columns="method", values="error", aggfunc="median")
-by_type = by_type.reindex([c for c in [*map(str, range(1, 23)), "X", "Y"] if c in by_type.index])
+by_type = by_type.reindex(karyotype_order(by_type.index))
 ax = by_type.plot(marker="o", figsize=(8, 3), xticks=range(len(by_type)), rot=0)
 ax.set_xticklabels(by_type.index)
 ax.set(xlabel="chromosome", ylabel="median error (degrees)")

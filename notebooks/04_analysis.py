@@ -29,13 +29,11 @@ import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from myst_nb import glue
 
 from chromolib import plots
 from chromolib.dataset import load_images
-from chromolib.evaluation import PATENT, comparison_table
+from chromolib.evaluation import PATENT, comparison_table, error_rate_by_type
 from chromolib.pipeline import load_run
 
 run = load_run(Path(workdir) / "run")
@@ -100,13 +98,7 @@ leg = ax.legend()
 
 # %% tags=["hide-input"]
 review = json.loads((Path(workdir) / "run" / "review.json").read_text())
-curve = pd.DataFrame(review["curve"]).dropna()
-fig, ax = plt.subplots(figsize=(6, 3.2))
-ax.plot(100 * curve.flagged_fraction, 100 * curve.accuracy_kept, "o-", ms=3)
-ax.axvline(100 * review["report_flagged_fraction"], color="gray", ls=":", label="chosen threshold")
-ax.set(xlabel="chromosomes flagged for review (%)", ylabel="accuracy of the rest (%)")
-ax.legend()
-ax.grid(alpha=0.3)
+ax = plots.review_curve(review)
 glue("threshold", f"{review['threshold']:.3f}", display=False)
 glue("flagged", f"{100 * review['report_flagged_fraction']:.1f}", display=False)
 glue("acc_kept", f"{100 * review['report_accuracy_kept']:.2f}", display=False)
@@ -138,12 +130,8 @@ else:
 # each type).
 
 # %% tags=["hide-input"]
-per_type = run.predictions.assign(error=run.predictions.label != run.predictions.pred)
-order = [c for c in [*map(str, range(1, 23)), "X", "Y"] if c in set(per_type.chromosome)]
-rate = (100 * per_type.groupby("chromosome").error.mean()).reindex(order)
-fig, ax = plt.subplots(figsize=(8, 2.6))
-ax.bar(rate.index, rate.values, color="tab:red")
-ax.set(xlabel="chromosome", ylabel="error (%)")
+rate = error_rate_by_type(run.predictions)
+ax = plots.bar_by_type(rate, "error (%)")
 worst = rate.sort_values(ascending=False).head(3)
 glue("worst", ", ".join(f"{c} ({v:.1f} %)" for c, v in worst.items()), display=False)
 

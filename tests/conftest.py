@@ -4,7 +4,6 @@ Everything written goes under pytest's temporary folders, never into the reposit
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

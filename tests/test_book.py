@@ -1,7 +1,6 @@
 """Every chapter executes through papermill with tiny parameters and the book renders offline."""
 import json
 import re
-from pathlib import Path
 
 import pytest
 

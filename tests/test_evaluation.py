@@ -93,3 +93,16 @@ def test_comparison_table_patent_first_then_one_row_per_run():
 def test_comparison_table_without_runs_has_only_the_patent():
     t = comparison_table({})
     assert len(t) == 1 and "patent" in t.index[0]
+
+
+def test_error_rate_by_type_is_in_karyogram_order():
+    import pandas as pd
+
+    from chromolib.evaluation import error_rate_by_type, karyotype_order
+
+    preds = pd.DataFrame({"chromosome": ["X", "2", "10", "2", "X", "10"],
+                          "label": [1, 1, 0, 0, 1, 1], "pred": [0, 1, 0, 1, 1, 1]})
+    rate = error_rate_by_type(preds)
+    assert list(rate.index) == ["2", "10", "X"]
+    assert rate.to_dict() == {"2": 50.0, "10": 0.0, "X": 50.0}
+    assert karyotype_order(["Y", "?", "1", "22"]) == ["1", "22", "Y", "?"]

@@ -1,12 +1,10 @@
 """`chromolib orient`: whole cells come out vertical and short arm up; bad files get a reason."""
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -52,7 +50,6 @@ def test_orient_brings_every_good_chromosome_upright_and_explains_every_bad_one(
     out = tmp_path / "out"
     oracle = Oracle()
     # the oracle answers in the order files are processed (sorted names, good ones only)
-    from chromolib.orient import _read  # noqa: F401  (the reader is exercised through orient_folder)
     from chromolib.rotation import find_angle
 
     for name in sorted(truth):
