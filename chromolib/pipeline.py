@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -56,11 +57,7 @@ def rotation_consistency(root: str | Path, seed: int = 0, max_cells: int | None 
     """Rotation on crops whose true angle is unknown (e.g. Q-band crops at metaphase angles):
     find theta1 on the crop, rotate it by a known random alpha, find theta2; a consistent
     method has theta2 = theta1 - alpha (mod 180). ``error`` is the departure from that."""
-    from .data import read_labels, rotate_to_angle
-
-    import cv2
-
-    labels = read_labels(root, max_cells=max_cells, seed=seed)
+    labels = data_mod.read_labels(root, max_cells=max_cells, seed=seed)
     rng = np.random.default_rng(seed)
     rows = []
     for row in labels.itertuples(index=False):
@@ -69,7 +66,7 @@ def rotation_consistency(root: str | Path, seed: int = 0, max_cells: int | None 
             raise FileNotFoundError(f"cannot read {Path(root) / row.file}")
         gray = canonical_gray(img)
         alpha = float(rng.uniform(0, 360))
-        turned = rotate_to_angle(gray, alpha)
+        turned = data_mod.rotate_to_angle(gray, alpha)
         m1, _ = largest_component(foreground_mask(gray, "white"))
         m2, _ = largest_component(foreground_mask(turned, "white"))
         if not m1.any() or not m2.any():

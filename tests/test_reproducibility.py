@@ -31,3 +31,16 @@ def test_same_seed_same_split_same_metrics_and_resume_matches(tmp_path):
     p1 = pd.read_csv(tmp_path / "run1" / "predictions.csv")
     p3 = pd.read_csv(tmp_path / "run3" / "predictions.csv")
     assert (p1.prob_up == p3.prob_up).all()
+
+
+def test_lab_shift_evaluation_reproduces_the_run_on_unshifted_images(tmp_path):
+    from chromolib.dataset import SHIFTS
+    from chromolib.pipeline import evaluate_shifts
+
+    prepare_dataset("", tmp_path / "ds", n_cells=2, seed=1, progress=False)
+    train_run(tmp_path / "ds", PROFILES["tiny"].with_(seed=1, device="cpu"), tmp_path / "run", progress=False)
+    table = evaluate_shifts(tmp_path / "run")
+    assert list(table.index) == list(SHIFTS)
+    m = _metrics(tmp_path / "run")
+    assert table.loc["as recorded", "accuracy %"] == round(100 * m["accuracy"], 2)
+    assert (table.n == m["TP"] + m["FP"] + m["TN"] + m["FN"]).all()
