@@ -93,12 +93,14 @@ leg = ax.legend()
 # ## How many must a person still check?
 # `chromolib orient` flags a chromosome `needs_review` when the network's confidence
 # $\max(p, 1 - p)$ (averaged with a mirrored view) is below a threshold. The threshold is chosen
-# on half of the held-out cells (the lowest confidence at which at most 0.5 % of the kept
-# chromosomes are wrong); the curve below is measured on the other half.
+# on half of the held-out cells (the lowest confidence at which at most
+# {glue:text}`target_error` % of the kept chromosomes are wrong); the curve below is measured
+# on the other half.
 
 # %% tags=["hide-input"]
 review = json.loads((Path(workdir) / "run" / "review.json").read_text())
 ax = plots.review_curve(review)
+glue("target_error", f"{100 * review['target_error']:.1f}", display=False)
 glue("threshold", f"{review['threshold']:.3f}", display=False)
 glue("flagged", f"{100 * review['report_flagged_fraction']:.1f}", display=False)
 glue("acc_kept", f"{100 * review['report_accuracy_kept']:.2f}", display=False)
