@@ -9,6 +9,10 @@
 
 Both train the same architecture from the same initialisation with the same optimiser
 (SGD momentum 0.9, weight decay 5e-4, lr 0.01) and batch size for the same number of steps.
+
+``compare_accuracy`` trains both through the whole schedule and scores them on the held-out
+images, so the speed is shown not to cost accuracy; ``profile_fast`` says where a fast step's
+time goes (``torch.profiler``).
 """
 from __future__ import annotations
 
@@ -21,13 +25,16 @@ import torch
 from torch import nn
 
 from .dataset import PolarityTensors, canonical_gray, read_manifest, square_resize
+from .evaluation import mcnemar, wilson_interval
 from .model import build_model
 from .pipeline import load_split
+from .progress import progress_bar
 from .repro import device as pick_device
 from .repro import environment
-from .training import TrainConfig, make_optimizer, prepare_for_device, train_step
+from .training import TrainConfig, make_optimizer, memory_format, predict, prepare_for_device, train, train_step
 
-__all__ = ["FileDataset", "BenchResult", "bench_reference", "bench_fast", "run_bench", "PAPER_IMAGE_STEPS"]
+__all__ = ["FileDataset", "BenchResult", "bench_reference", "bench_fast", "run_bench", "train_reference",
+           "compare_accuracy", "profile_fast", "PAPER_IMAGE_STEPS"]
 
 #: 100 epochs of the patent-sized training split (3,143 images).
 PAPER_IMAGE_STEPS = 100 * 3143
@@ -71,14 +78,28 @@ def _reset(dev):
         torch.cuda.reset_peak_memory_stats(dev)
 
 
+def _reference_loader(root, cfg: TrainConfig, workers: int, stats: dict, drop_last: bool):
+    dev = pick_device(cfg.device)
+    tr = read_manifest(root).query("split == 'train'")
+    ds = FileDataset(root, tr.file, tr.label, cfg.image_size, stats["mean"], stats["std"])
+    # a final batch of one image cannot train BatchNorm
+    return torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, num_workers=workers,
+                                       pin_memory=dev.type == "cuda", persistent_workers=workers > 0,
+                                       drop_last=drop_last or len(ds) % cfg.batch_size == 1)
+
+
+def _reference_step(model, opt, loss_fn, x, y, dev) -> float:
+    x, y = x.to(dev), y.to(dev)
+    loss = loss_fn(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()  # what a tutorial prints: a host synchronisation every step
+
+
 def bench_reference(root, cfg: TrainConfig, steps: int, warmup: int, workers: int, stats: dict) -> BenchResult:
     dev = pick_device(cfg.device)
-    df = read_manifest(root)
-    tr = df[df.split == "train"]
-    ds = FileDataset(root, tr.file, tr.label, cfg.image_size, stats["mean"], stats["std"])
-    loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, num_workers=workers,
-                                         pin_memory=dev.type == "cuda", drop_last=True,
-                                         persistent_workers=workers > 0)
+    loader = _reference_loader(root, cfg, workers, stats, drop_last=True)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.arch, cfg.weights).to(dev)
     opt, _ = make_optimizer(model, cfg)
@@ -90,12 +111,7 @@ def bench_reference(root, cfg: TrainConfig, steps: int, warmup: int, workers: in
             if done == warmup:
                 _reset(dev)
                 t0 = time.perf_counter()
-            x, y = x.to(dev), y.to(dev)
-            loss = loss_fn(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            loss.item()  # what a tutorial prints: a host synchronisation every step
+            _reference_step(model, opt, loss_fn, x, y, dev)
             done += 1
             if done >= warmup + steps:
                 break
@@ -105,30 +121,58 @@ def bench_reference(root, cfg: TrainConfig, steps: int, warmup: int, workers: in
     return BenchResult("reference", steps * cfg.batch_size / secs, steps, secs, _peak(dev))
 
 
-def bench_fast(train_set: PolarityTensors, cfg: TrainConfig, steps: int, warmup: int) -> BenchResult:
+def _fast_setup(train_set: PolarityTensors, cfg: TrainConfig):
     dev = pick_device(cfg.device)
     train_set = train_set.to(dev)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.arch, cfg.weights)
     net = prepare_for_device(model, dev, cfg)
     opt, _ = make_optimizer(model, cfg)
-    loss_fn = nn.CrossEntropyLoss()
-    memory_format = torch.channels_last if dev.type == "cuda" else torch.contiguous_format
     g = torch.Generator().manual_seed(cfg.seed)
-    net.train()
-    n = len(train_set)
-    t0 = None
-    for step in range(warmup + steps):
-        if step == warmup:
-            _reset(dev)
-            t0 = time.perf_counter()
-        idx = torch.randint(0, n, (cfg.batch_size,), generator=g)
+    layout = memory_format(dev, cfg.layout)
+
+    def step():
+        idx = torch.randint(0, len(train_set), (cfg.batch_size,), generator=g)
         x, y = train_set.batch(idx, generator=g)
-        train_step(net, opt, loss_fn, x.contiguous(memory_format=memory_format), y, dev, cfg.precision)
+        train_step(net, opt, nn.functional.cross_entropy, x.contiguous(memory_format=layout), y, dev, cfg.precision)
+
+    net.train()
+    return dev, step
+
+
+def bench_fast(train_set: PolarityTensors, cfg: TrainConfig, steps: int, warmup: int) -> BenchResult:
+    dev, step = _fast_setup(train_set, cfg)
+    for _ in range(warmup):
+        step()
+    _reset(dev)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     secs = time.perf_counter() - t0
     return BenchResult("fast", steps * cfg.batch_size / secs, steps, secs, _peak(dev))
+
+
+def profile_fast(train_set: PolarityTensors, cfg: TrainConfig, steps: int = 10, warmup: int = 3,
+                 rows: int = 25) -> str:
+    """Where the fast path's time goes: ``torch.profiler`` over ``steps`` training steps, the
+    operators with the most self time (on the GPU where there is one) as a text table."""
+    from torch.profiler import ProfilerActivity, profile
+
+    dev, step = _fast_setup(train_set, cfg)
+    for _ in range(warmup):
+        step()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+    sort = "self_cuda_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+    return (f"torch.profiler, {steps} fast-path steps of {cfg.arch} at {cfg.image_size} px, batch "
+            f"{cfg.batch_size}, on {dev}; sorted by {sort}\n"
+            + prof.key_averages().table(sort_by=sort, row_limit=rows))
 
 
 def run_bench(root, cfg: TrainConfig, steps: int = 50, warmup: int = 5, workers: int = 4) -> dict:
@@ -142,4 +186,46 @@ def run_bench(root, cfg: TrainConfig, steps: int = 50, warmup: int = 5, workers:
             "ratio": round(fast.images_per_s / ref.images_per_s, 2),
             "reference_peak_memory_mb": ref.peak_memory_mb, "fast_peak_memory_mb": fast.peak_memory_mb,
             "paper_schedule_seconds_projected": round(PAPER_IMAGE_STEPS / fast.images_per_s, 1),
+            "environment": environment(pick_device(cfg.device))}
+
+
+def train_reference(root, cfg: TrainConfig, workers: int, stats: dict, progress: bool = False) -> nn.Module:
+    """The whole schedule (``cfg.epochs``, lr steps) with the reference loop; the trained model."""
+    dev = pick_device(cfg.device)
+    loader = _reference_loader(root, cfg, workers, stats, drop_last=False)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.arch, cfg.weights).to(dev)
+    opt, sched = make_optimizer(model, cfg)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in progress_bar(range(cfg.epochs), progress, desc="reference loop"):
+        model.train()
+        for x, y in loader:
+            _reference_step(model, opt, loss_fn, x, y, dev)
+        sched.step()
+    return model
+
+
+def _score(name: str, model, test_set: PolarityTensors, precision: str, seconds: float) -> dict:
+    correct = predict(model, test_set, precision=precision).argmax(1) == test_set.labels.numpy()
+    lo, hi = wilson_interval(int(correct.sum()), len(correct))
+    return {"name": name, "accuracy": float(correct.mean()), "accuracy_ci95": [lo, hi],
+            "train_seconds": round(seconds, 1), "correct": correct}
+
+
+def compare_accuracy(root, cfg: TrainConfig, workers: int = 4, progress: bool = False) -> dict:
+    """Train with both loops through the profile's whole schedule, score both on the held-out
+    images (the same ``predict``), and test the difference (exact McNemar)."""
+    train_set, test_set, stats = load_split(root, cfg.image_size, augment=cfg.augment)
+    t0 = time.perf_counter()
+    ref = train_reference(root, cfg, workers, stats, progress)
+    ref = _score("reference", ref, test_set, "fp32", time.perf_counter() - t0)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.arch, cfg.weights)
+    t0 = time.perf_counter()
+    train(model, train_set, cfg, progress=progress)
+    fast = _score("fast", model, test_set, cfg.precision, time.perf_counter() - t0)
+    test = mcnemar(ref.pop("correct"), fast.pop("correct"))
+    return {"config": {k: v for k, v in vars(cfg).items()}, "n_train": len(train_set), "n_test": len(test_set),
+            "reference": ref, "fast": fast, "mcnemar": test,
+            "train_time_ratio": round(ref["train_seconds"] / fast["train_seconds"], 2),
             "environment": environment(pick_device(cfg.device))}

@@ -52,8 +52,10 @@ def execute_chapter(source: Path, target: Path, parameters: dict, cwd: Path) -> 
 
 
 def build_book(out: str | Path = "_build", parameters: dict | None = None, chapters=CHAPTERS,
-               notebooks: str | Path = ROOT / "notebooks", book: str | Path = ROOT / "book") -> Path:
-    """Execute ``chapters`` into ``out/book/chapters`` and render HTML; return index.html.
+               notebooks: str | Path = ROOT / "notebooks", book: str | Path = ROOT / "book",
+               render: bool = True) -> Path:
+    """Execute ``chapters`` into ``out/book/chapters`` and render HTML; return index.html
+    (with ``render=False``, where Jupyter Book is not installed: the executed chapters' folder).
 
     Working files (data sets, runs) go to ``out/work``; timings to ``out/timings.json``.
     """
@@ -76,6 +78,8 @@ def build_book(out: str | Path = "_build", parameters: dict | None = None, chapt
                                               params, cwd=Path(notebooks).resolve()), 1)
         print(f"  {name}: {timings[name]} s", flush=True)
     (out / "timings.json").write_text(json.dumps(timings, indent=2))
+    if not render:
+        return src / "chapters"
     # warnings are errors, except for a subset of chapters (the intro links to all of them)
     strict = ["-W", "-n"] if tuple(chapters) == CHAPTERS else []
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(src), "--path-output", str(out), *strict,
@@ -89,10 +93,12 @@ def build_book(out: str | Path = "_build", parameters: dict | None = None, chapt
 
 
 def _value(text: str):
+    """A parameter from the command line: JSON if it parses, an existing path made absolute
+    (the chapters run in notebooks/, not where the command was typed), else the text."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        return text
+        return str(Path(text).resolve()) if text and Path(text).exists() else text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,10 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="override one chapter parameter, e.g. -p data ../shared/data/pki3-gband")
     p.add_argument("--chapters", nargs="+", default=list(CHAPTERS), help="subset of chapters")
+    p.add_argument("--execute-only", action="store_true",
+                   help="execute the chapters, do not render HTML (e.g. on a GPU machine without Jupyter Book)")
     args = p.parse_args(argv)
     params = {**PROFILES[args.profile], **{k: _value(v) for k, v in args.parameter}}
-    index = build_book(args.out, params, chapters=args.chapters)
-    print(f"book: {index}")
+    index = build_book(args.out, params, chapters=args.chapters, render=not args.execute_only)
+    print(f"{'executed chapters' if args.execute_only else 'book'}: {index}")
     return 0
 
 

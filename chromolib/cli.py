@@ -61,7 +61,7 @@ def _train(args) -> int:
 
     cfg = PROFILES[args.profile].with_(arch=args.arch, weights=args.weights, image_size=args.size,
                                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, augment=args.augment,
-                                       seed=args.seed, device=args.device)
+                                       seed=args.seed, device=args.device, compile=args.compile)
     run = train_run(args.dataset_dir, cfg, args.run_dir, resume=args.resume, progress=not args.quiet)
     _print_metrics(run.metrics)
     return 0
@@ -100,30 +100,54 @@ def _orient(args) -> int:
 def _bench(args) -> int:
     import tempfile
 
-    from .bench import run_bench
-    from .pipeline import prepare_dataset
+    from .bench import compare_accuracy, profile_fast, run_bench
+    from .pipeline import load_split, prepare_dataset
     from .training import PROFILES
 
     cfg = PROFILES[args.profile].with_(arch=args.arch, image_size=args.size, batch_size=args.batch_size,
-                                       device=args.device, compile=args.compile or None)
+                                       device=args.device, compile=args.compile, epochs=args.epochs)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.dataset_dir
         if not root:
             root = Path(tmp) / "dataset"
             prepare_dataset("", root, n_cells=args.cells, progress=False)
-        r = run_bench(root, cfg, steps=args.steps, warmup=args.warmup, workers=args.workers)
+        if args.accuracy:
+            r = compare_accuracy(root, cfg, workers=args.workers, progress=not args.quiet)
+        else:
+            r = run_bench(root, cfg, steps=args.steps, warmup=args.warmup, workers=args.workers)
+        if args.trace:
+            table = profile_fast(load_split(root, cfg.image_size)[0], cfg, steps=args.trace_steps)
+            Path(args.trace).write_text(table + "\n")
     env = r["environment"]
-    print(f"{cfg.arch}, {cfg.image_size} px, batch {cfg.batch_size}, {args.steps} steps after {args.warmup} "
-          f"warm-up, device {env['device']}{' (' + env['gpu'] + ')' if 'gpu' in env else ''}")
-    print(f"reference loop (files + DataLoader, {args.workers} workers, fp32): "
-          f"{r['reference_images_per_s']:.1f} images/s")
-    print(f"fast path (tensors on device{', bf16, channels-last' if env['device'].startswith('cuda') else ''}"
-          f"{', compiled' if cfg.compile else ''}): {r['fast_images_per_s']:.1f} images/s")
-    print(f"ratio fast/reference: {r['ratio']:.2f}")
-    if r["fast_peak_memory_mb"] is not None:
-        print(f"peak GPU memory: reference {r['reference_peak_memory_mb']:.0f} MiB, fast {r['fast_peak_memory_mb']:.0f} MiB")
-    print(f"projected training time of the paper schedule (100 epochs x 3,143 images) at the fast "
-          f"path's speed with this configuration: {r['paper_schedule_seconds_projected']:.0f} s")
+    print(f"{cfg.arch}, {cfg.image_size} px, batch {cfg.batch_size}, device {env['device']}"
+          f"{' (' + env['gpu'] + ')' if 'gpu' in env else ''}")
+    fast_name = (f"fast path (tensors on device, precision {cfg.precision}, layout {cfg.layout}"
+                 f"{', compile ' + cfg.compile if cfg.compile != 'none' else ''})")
+    if args.accuracy:
+        print(f"{cfg.epochs} epochs each; held-out images: {r['n_test']}")
+        for key, name in (("reference", f"reference loop (files + DataLoader, {args.workers} workers, fp32)"),
+                          ("fast", fast_name)):
+            a = r[key]
+            lo, hi = a["accuracy_ci95"]
+            print(f"{name}: accuracy {100 * a['accuracy']:.2f} % (95 % CI {100 * lo:.2f}-{100 * hi:.2f}), "
+                  f"training {a['train_seconds']:.0f} s")
+        t = r["mcnemar"]
+        print(f"right only with the reference loop: {t['only_a_right']}, only with the fast path: "
+              f"{t['only_b_right']}; exact McNemar p = {t['p_value']:.3g}")
+        print(f"training time ratio reference/fast: {r['train_time_ratio']:.2f}")
+    else:
+        print(f"{args.steps} steps after {args.warmup} warm-up")
+        print(f"reference loop (files + DataLoader, {args.workers} workers, fp32): "
+              f"{r['reference_images_per_s']:.1f} images/s")
+        print(f"{fast_name}: {r['fast_images_per_s']:.1f} images/s")
+        print(f"ratio fast/reference: {r['ratio']:.2f}")
+        if r["fast_peak_memory_mb"] is not None:
+            print(f"peak GPU memory: reference {r['reference_peak_memory_mb']:.0f} MiB, "
+                  f"fast {r['fast_peak_memory_mb']:.0f} MiB")
+        print(f"projected training time of the paper schedule (100 epochs x 3,143 images) at the fast "
+              f"path's speed with this configuration: {r['paper_schedule_seconds_projected']:.0f} s")
+    if args.trace:
+        print(f"profile of the fast path: {args.trace}")
     if args.json:
         Path(args.json).write_text(json.dumps(r, indent=2, default=str))
     return 0
@@ -141,6 +165,7 @@ def _print_metrics(m: dict) -> None:
 #: choices shared by several commands (kept in step with the library)
 METHOD_CHOICES = ("sweep", "hull", "moments")          # chromolib.rotation.METHODS
 PROFILE_CHOICES = ("quick", "robust", "paper", "tiny")  # chromolib.training.PROFILES
+COMPILE_CHOICES = ("none", "default", "reduce-overhead", "max-autotune")  # chromolib.training.COMPILE_MODES
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -199,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
     t.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    t.add_argument("--compile", choices=COMPILE_CHOICES, help="torch.compile mode (GPU; default none)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_train)
 
@@ -230,7 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=int, default=5)
     b.add_argument("--workers", type=int, default=4, help="DataLoader workers of the reference loop")
     b.add_argument("--cells", type=int, default=4, help="synthetic cells when no data set is given")
-    b.add_argument("--compile", action="store_true", help="torch.compile the fast path's model")
+    b.add_argument("--compile", choices=COMPILE_CHOICES, help="torch.compile mode of the fast path's model "
+                   "(reduce-overhead adds CUDA graphs; default none)")
+    b.add_argument("--accuracy", action="store_true", help="instead of timing steps, train both loops through "
+                   "the whole schedule and compare their held-out accuracy (exact McNemar test)")
+    b.add_argument("--epochs", type=int, help="with --accuracy: epochs (default: the profile's)")
+    b.add_argument("--trace", metavar="FILE", help="also profile the fast path (torch.profiler) and write the "
+                   "table of where its time goes to FILE")
+    b.add_argument("--trace-steps", type=int, default=10, help="steps profiled with --trace")
+    b.add_argument("--quiet", action="store_true", help="no progress bars")
     b.add_argument("--json", help="also write the figures to this JSON file")
     b.set_defaults(func=_bench)
 

@@ -15,7 +15,7 @@ import pandas as pd
 from .dataset import Specimen, canonical_gray
 from .rotation import foreground_mask, rotate_and_crop
 
-__all__ = ["IMAGE_SUFFIXES", "read_labels", "list_images", "synthetic_specimens", "karyogram_specimens", "KaryogramSpecimens",
+__all__ = ["IMAGE_SUFFIXES", "read_labels", "copy_cells", "list_images", "synthetic_specimens", "karyogram_specimens", "KaryogramSpecimens",
            "rotate_to_angle"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -43,6 +43,21 @@ def read_labels(root: str | Path, max_cells: int | None = None, seed: int = 0) -
         keep = np.random.default_rng(seed).choice(cells, size=min(max_cells, len(cells)), replace=False)
         df = df[df["cell"].isin(set(keep))]
     return df.reset_index(drop=True)
+
+
+def copy_cells(root: str | Path, out: str | Path, max_cells: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """Copy the cells that ``read_labels(root, max_cells, seed)`` picks, and a ``labels.csv`` of
+    them in the same order, to ``out``: a small folder that gives the same data set with
+    ``max_cells=None`` (e.g. to carry to another machine)."""
+    import shutil
+
+    root, out = Path(root), Path(out)
+    df = read_labels(root, max_cells=max_cells, seed=seed)
+    for f in df["file"]:
+        (out / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / f, out / f)
+    df.to_csv(out / "labels.csv", index=False)
+    return df
 
 
 def _labels_from_folder(root: Path) -> pd.DataFrame:

@@ -183,11 +183,12 @@ def robust_augment(x: torch.Tensor, generator: torch.Generator | None = None) ->
     # white outside the image: sample (1 - x) with zero padding
     x = 1 - torch.nn.functional.grid_sample(1 - x[:, None], grid, align_corners=False, padding_mode="zeros")[:, 0]
     sigmas = torch.tensor([0.0, 0.6, 1.0, 1.5])
-    pick = torch.randint(0, len(sigmas), (n,), generator=generator).to(dev)
+    pick = torch.randint(0, len(sigmas), (n,), generator=generator)  # decided on the CPU: no device sync
     for i, sigma in enumerate(sigmas.tolist()):
-        sel = pick == i
-        if sigma == 0 or not sel.any():
+        sel = (pick == i).nonzero()[:, 0]
+        if sigma == 0 or not len(sel):
             continue
+        sel = sel.to(dev)
         k = _gaussian_kernel(sigma).to(dev)
         r = len(k) // 2
         y = torch.nn.functional.pad(1 - x[sel][:, None], (r, r, r, r))
@@ -236,7 +237,7 @@ class PolarityTensors(torch.utils.data.Dataset):
         x = self.images[index].float().div_(255.0)
         if self.train and self.augment != "none":
             flip = (torch.rand(len(index), generator=generator) < 0.5).to(x.device)
-            x[flip] = x[flip].flip(-1)
+            x = torch.where(flip[:, None, None], x.flip(-1), x)  # no boolean indexing: no device sync
             if self.augment == "robust":
                 x = robust_augment(x, generator)
         x = (x - self.mean) / self.std

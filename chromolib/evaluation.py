@@ -9,7 +9,8 @@ import pandas as pd
 
 from .dataset import DOWN, UP
 
-__all__ = ["KARYOTYPE", "karyotype_order", "error_rate_by_type", "PATENT", "confusion", "wilson_interval", "polarity_metrics", "comparison_table"]
+__all__ = ["KARYOTYPE", "karyotype_order", "error_rate_by_type", "PATENT", "confusion", "wilson_interval", "polarity_metrics", "comparison_table",
+           "mcnemar"]
 
 #: The patent's test-set result (1347 chromosomes, "up" positive).
 PATENT = {"TP": 686, "FP": 17, "TN": 612, "FN": 32}
@@ -74,3 +75,18 @@ def error_rate_by_type(predictions: pd.DataFrame) -> pd.Series:
     """Percentage of wrong predictions (``label`` vs ``pred``) per chromosome type, in karyogram order."""
     wrong = (predictions.label != predictions.pred).groupby(predictions.chromosome.astype(str)).mean()
     return (100 * wrong).reindex(karyotype_order(wrong.index)).rename("error %")
+
+
+def mcnemar(correct_a, correct_b) -> dict:
+    """Exact McNemar test of two classifiers scored on the same images.
+
+    ``correct_a``/``correct_b``: per image, whether each got it right. Only the images on
+    which they disagree count; ``p_value`` is the two-sided binomial probability of a split
+    at least that uneven if both were equally accurate."""
+    a, b = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
+    if a.shape != b.shape:
+        raise ValueError(f"correct_a and correct_b differ in shape: {a.shape} vs {b.shape}")
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    n, k = only_a + only_b, min(only_a, only_b)
+    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
+    return {"only_a_right": only_a, "only_b_right": only_b, "p_value": p}

@@ -21,9 +21,11 @@ from .progress import progress_bar, tqdm
 from .dataset import PolarityTensors
 from .repro import device as pick_device
 
-__all__ = ["TrainConfig", "PROFILES", "lr_milestones", "make_optimizer", "autocast", "prepare_for_device",
-           "train_step",
-           "train", "predict"]
+__all__ = ["TrainConfig", "PROFILES", "COMPILE_MODES", "lr_milestones", "make_optimizer", "autocast",
+           "memory_format", "prepare_for_device", "train_step", "train", "predict"]
+
+#: ``TrainConfig.compile``: off, or a ``torch.compile`` mode ("reduce-overhead" adds CUDA graphs).
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU | fp32 | bf16
-    compile: bool = False    # torch.compile the model (GPU: measure with `chromolib bench`)
+    layout: str = "auto"     # auto: channels-last on CUDA, contiguous on CPU | channels_last | contiguous
+    compile: str = "none"    # none | a torch.compile mode (GPU: measure with `chromolib bench`)
 
     def with_(self, **changes) -> "TrainConfig":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -82,12 +85,22 @@ def autocast(dev: torch.device, precision: str = "auto"):
     return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use)
 
 
+def memory_format(dev: torch.device, layout: str = "auto") -> torch.memory_format:
+    """Channels-last where it pays (CUDA: faster bf16 convolutions), contiguous elsewhere unless asked."""
+    if layout not in ("auto", "channels_last", "contiguous"):
+        raise ValueError(f"layout must be auto, channels_last or contiguous, not {layout!r}")
+    last = layout == "channels_last" or (layout == "auto" and dev.type == "cuda")
+    return torch.channels_last if last else torch.contiguous_format
+
+
 def prepare_for_device(model: nn.Module, dev: torch.device, cfg: TrainConfig) -> nn.Module:
-    """Move the model; on CUDA use channels-last memory (faster convolutions with bf16)."""
-    model.to(dev)
-    if dev.type == "cuda":
-        model.to(memory_format=torch.channels_last)
-    return torch.compile(model) if cfg.compile else model
+    """Move the model to ``dev`` in the configured memory layout; compile it if asked.
+
+    The returned module runs the steps; ``model`` itself keeps the (shared) weights for saving."""
+    if cfg.compile not in COMPILE_MODES:
+        raise ValueError(f"compile must be one of {COMPILE_MODES}, not {cfg.compile!r}")
+    model.to(dev, memory_format=memory_format(dev, cfg.layout))
+    return model if cfg.compile == "none" else torch.compile(model, mode=cfg.compile)
 
 
 def train_step(net: nn.Module, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, dev: torch.device,
@@ -162,7 +175,7 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
     # normalisation run there on whole batches, bf16 autocast and channels-last on CUDA
     train_set = train_set.to(dev)
     net = prepare_for_device(model, dev, cfg)
-    memory_format = torch.channels_last if dev.type == "cuda" else torch.contiguous_format
+    layout = memory_format(dev, cfg.layout)
     loss_fn = nn.CrossEntropyLoss()
     n = len(train_set)
     done_here = 0
@@ -183,17 +196,16 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
         bar = progress_bar(batches, progress, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
         for step, idx in enumerate(bar):
             x, y = train_set.batch(idx, generator=g)
-            out, loss = train_step(net, opt, loss_fn, x.contiguous(memory_format=memory_format), y, dev,
-                                   cfg.precision)
+            out, loss = train_step(net, opt, loss_fn, x.contiguous(memory_format=layout), y, dev, cfg.precision)
             # accumulate on the device: no host synchronisation per step
             total_loss += loss.detach() * len(y)
             correct += (out.argmax(1) == y).sum()
             seen += len(y)
             if progress and step % 10 == 9:
                 bar.set_postfix(loss=f"{float(total_loss) / seen:.3f}")
-        total_loss, correct = float(total_loss), int(correct)
+        total_loss, correct = float(total_loss), int(correct)  # the epoch's one synchronisation
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": total_loss / seen,
-               "train_acc": correct / seen}
+               "train_acc": correct / seen, "train_seconds": time.perf_counter() - t0}
         sched.step()
         if val_set is not None and len(val_set):
             row["val_loss"], row["val_acc"] = _evaluate(net, val_set, dev, cfg.precision)

@@ -169,9 +169,20 @@ def test_evaluate_missing_folder_returns_2(tmp_path, capsys):
 
 
 def test_cli_choices_match_the_library():
-    from chromolib.cli import METHOD_CHOICES, PROFILE_CHOICES
+    from chromolib.cli import COMPILE_CHOICES, METHOD_CHOICES, PROFILE_CHOICES
     from chromolib.rotation import METHODS
-    from chromolib.training import PROFILES
+    from chromolib.training import COMPILE_MODES, PROFILES
 
     assert METHOD_CHOICES == METHODS
     assert set(PROFILE_CHOICES) == set(PROFILES)
+    assert COMPILE_CHOICES == COMPILE_MODES
+
+
+def test_book_parameters_parse_json_and_make_existing_paths_absolute(tmp_path, monkeypatch):
+    from chromolib.book import _value
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    # the chapters run in notebooks/, so a relative data folder must reach them absolute
+    assert _value("data") == str(tmp_path / "data")
+    assert _value("98") == 98 and _value("true") is True and _value("paper") == "paper" and _value("") == ""

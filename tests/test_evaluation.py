@@ -106,3 +106,18 @@ def test_error_rate_by_type_is_in_karyogram_order():
     assert list(rate.index) == ["2", "10", "X"]
     assert rate.to_dict() == {"2": 50.0, "10": 0.0, "X": 50.0}
     assert karyotype_order(["Y", "?", "1", "22"]) == ["1", "22", "Y", "?"]
+
+
+def test_mcnemar_counts_disagreements_and_gives_the_exact_binomial_p_value():
+    from chromolib.evaluation import mcnemar
+
+    a = [True] * 90 + [True] * 8 + [False] * 2
+    b = [True] * 90 + [False] * 8 + [True] * 2
+    r = mcnemar(a, b)
+    assert (r["only_a_right"], r["only_b_right"]) == (8, 2)
+    # two-sided: 2 * P(X <= 2), X ~ Binomial(10, 0.5) = 2 * 56 / 1024
+    assert r["p_value"] == pytest.approx(112 / 1024)
+    assert mcnemar(a, a)["p_value"] == 1.0
+    assert mcnemar([True] * 5 + [False] * 5, [False] * 5 + [True] * 5)["p_value"] == 1.0
+    with pytest.raises(ValueError, match="shape"):
+        mcnemar([True], [True, False])

@@ -10,7 +10,8 @@ from torch import nn
 
 from chromolib.dataset import PolarityTensors
 from chromolib.model import build_model, replace_head
-from chromolib.training import PROFILES, TrainConfig, lr_milestones, predict, train
+from chromolib.training import (PROFILES, TrainConfig, autocast, lr_milestones, memory_format, predict,
+                                prepare_for_device, train)
 
 # --- model ----------------------------------------------------------------------------------
 
@@ -167,7 +168,8 @@ def test_train_history_one_row_per_epoch_with_the_schedule(full_run):
     assert history.epoch.tolist() == [1, 2, 3]
     # 3 epochs: the learning rate drops after epoch round(0.6 * 3) = 2; round(0.9 * 3) = 3 is the end
     assert history.lr.tolist() == pytest.approx([0.01, 0.01, 0.001])
-    assert {"train_loss", "train_acc", "seconds"} <= set(history.columns)
+    assert {"train_loss", "train_acc", "train_seconds", "seconds"} <= set(history.columns)
+    assert (history.train_seconds > 0).all() and (history.train_seconds <= history.seconds).all()
     on_disk = pd.read_csv(out / "history.csv")
     assert on_disk.train_loss.tolist() == pytest.approx(history.train_loss.tolist())
     assert (out / "checkpoint.pt").is_file()
@@ -238,3 +240,48 @@ def test_predict_on_an_empty_set(full_run):
     model, _, _ = full_run
     empty = PolarityTensors(np.zeros((0, 16, 16), np.uint8), np.zeros(0, int), 0.5, 0.2)
     assert predict(model, empty).shape == (0, 2)
+
+
+# --- the GPU fast path's settings, run on the CPU -------------------------------------------
+# On CUDA, "auto" means bf16 autocast and channels-last. Forcing both here runs the same code
+# on the CPU, so everything but the CUDA kernels themselves is exercised without a GPU.
+
+def test_auto_layout_is_channels_last_on_cuda_only():
+    assert memory_format(torch.device("cuda"), "auto") == torch.channels_last
+    assert memory_format(torch.device("cpu"), "auto") == torch.contiguous_format
+    assert memory_format(torch.device("cpu"), "channels_last") == torch.channels_last
+    with pytest.raises(ValueError, match="layout"):
+        memory_format(torch.device("cpu"), "nhwc")
+
+
+def test_prepare_for_device_applies_the_layout_and_checks_the_compile_mode():
+    model = _fresh_model()
+    net = prepare_for_device(model, torch.device("cpu"), CFG.with_(layout="channels_last"))
+    assert net is model
+    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not model.conv1.weight.is_contiguous()
+    with pytest.raises(ValueError, match="compile"):
+        prepare_for_device(_fresh_model(), torch.device("cpu"), CFG.with_(compile="fast"))
+
+
+def test_bf16_channels_last_training_learns_and_agrees_with_fp32(easy_data):
+    """The settings the GPU uses ("auto" on CUDA), forced on the CPU: same task, same accuracy."""
+    train_set, test_set = easy_data
+    model = _fresh_model(0)
+    history = train(model, train_set, CFG.with_(precision="bf16", layout="channels_last"), progress=False)
+    assert np.isfinite(history.train_loss).all()
+    assert history.train_loss.iloc[-1] < 0.5 * history.train_loss.iloc[0]
+    # from the same weights, a bf16 channels-last forward pass differs from fp32 only in rounding
+    fresh = _fresh_model(0).eval()
+    x, _ = test_set.batch(torch.arange(16))
+    with torch.no_grad():
+        ref = fresh(x)
+        with autocast(torch.device("cpu"), "bf16"):
+            low = fresh.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    assert low.dtype == torch.bfloat16
+    assert torch.allclose(low.float(), ref, rtol=0.05, atol=0.05 * float(ref.abs().max()))
+    assert history.train_acc.iloc[-1] >= 0.9
+    # bf16 inference gives the decisions fp32 inference gives
+    probs = predict(model, test_set, precision="bf16")
+    assert probs.dtype == np.float32 and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert (probs.argmax(1) == predict(model, test_set, precision="fp32").argmax(1)).mean() >= 0.95

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# On the GPU machine (the device tool runs this from the repository root), after prepare.sh:
+#   bench    the speed benchmark (reference loop vs fast path, paper profile) and a profile
+#   paper98  reference run (a): the four chapters through papermill, paper profile, 98 cells
+#   full     reference run (b): all 612 cells, paper profile, in pieces of at most 9 minutes;
+#            repeat until it prints "run (b) finished" (the machine must stay warm in between)
+# Everything to commit lands in $OUT (the device tool brings it back). A smoke test of the same
+# steps on a CPU: WHEELS= PY=.venv/bin/python PROFILE=tiny bash benchmarks/gpu/run.sh paper98
+set -euo pipefail
+STEP=${1:?usage: run.sh bench|paper98|full}
+PROFILE=${PROFILE:-paper}
+PY=${PY:-python3}
+OUT=${OUT:-_build/gpu-out}
+mkdir -p "$OUT"
+WHEELS=${WHEELS-.gpu/whl}  # WHEELS= where papermill and friends are installed already
+if [ -n "$WHEELS" ]; then
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl
+    export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 TQDM_DISABLE=1  # one line per epoch
+$PY -c "import torch, torchvision, cv2; print('torch', torch.__version__, 'torchvision', torchvision.__version__, \
+'opencv', cv2.__version__, 'device', torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu')"
+case $STEP in
+bench)
+    $PY -m chromolib.cli dataset runs/pki3-98/dataset --data .gpu/pki3-98 --quiet > /dev/null
+    $PY -m chromolib.cli bench runs/pki3-98/dataset --profile "$PROFILE" --steps "${STEPS:-200}" --warmup 20 \
+        --workers 8 --json "$OUT/bench.json" --trace "$OUT/trace.txt" | tee "$OUT/bench.txt"
+    ;;
+paper98)
+    resume=false
+    [ -f _build/paper-98/work/run/checkpoint.pt ] && resume=true
+    $PY -m chromolib.book --out _build/paper-98 --profile "$PROFILE" --execute-only -p data .gpu/pki3-98 \
+        -p resume $resume 2>&1 | grep -v "without encryption" | tee "$OUT/book.log"
+    cp _build/paper-98/work/run/{metrics.json,history.csv,predictions.csv,config.json,review.json} "$OUT/"
+    ;;
+full)
+    [ -f runs/pki3-all/dataset/manifest.csv ] ||
+        $PY -m chromolib.cli dataset runs/pki3-all/dataset --data "${FULL_DATA:-.gpu/pki3-gband}" --quiet > /dev/null
+    resume=()
+    [ -f runs/pki3-all/run/checkpoint.pt ] && resume=(--resume)
+    if timeout "${PIECE_S:-540}" $PY -m chromolib.cli train runs/pki3-all/dataset runs/pki3-all/run \
+            --profile "$PROFILE" "${resume[@]}" | tee "$OUT/train.log"; then
+        cp runs/pki3-all/run/{metrics.json,history.csv,predictions.csv,config.json,review.json} "$OUT/"
+        echo "run (b) finished"
+    else
+        done_epochs=0
+        [ -f runs/pki3-all/run/history.csv ] && done_epochs=$(($(wc -l < runs/pki3-all/run/history.csv) - 1))
+        echo "run (b) continues: $done_epochs epochs done; run this step again"
+    fi
+    ;;
+*)
+    echo "unknown step $STEP: bench, paper98 or full" >&2; exit 2 ;;
+esac
