@@ -17,7 +17,7 @@ time goes (``torch.profiler``).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -34,7 +34,7 @@ from .repro import environment
 from .training import TrainConfig, make_optimizer, memory_format, predict, prepare_for_device, train, train_step
 
 __all__ = ["FileDataset", "BenchResult", "bench_reference", "bench_fast", "run_bench", "train_reference",
-           "compare_accuracy", "profile_fast", "PAPER_IMAGE_STEPS"]
+           "compare_accuracy", "profile_fast", "ablation", "PAPER_IMAGE_STEPS"]
 
 #: 100 epochs of the patent-sized training split (3,143 images).
 PAPER_IMAGE_STEPS = 100 * 3143
@@ -173,6 +173,22 @@ def profile_fast(train_set: PolarityTensors, cfg: TrainConfig, steps: int = 10, 
     return (f"torch.profiler, {steps} fast-path steps of {cfg.arch} at {cfg.image_size} px, batch "
             f"{cfg.batch_size}, on {dev}; sorted by {sort}\n"
             + prof.key_averages().table(sort_by=sort, row_limit=rows))
+
+
+def ablation(train_set: PolarityTensors, cfg: TrainConfig, steps: int, warmup: int) -> list[dict]:
+    """The fast path with its speed settings added one at a time (fp32 contiguous; bf16;
+    channels-last; ``cfg.compile`` if set), timed one after the other in this process."""
+    settings = [("fp32", "contiguous", "none"), ("bf16", "contiguous", "none"), ("bf16", "channels_last", "none")]
+    if cfg.compile != "none":
+        settings.append(("bf16", "channels_last", cfg.compile))
+    rows = []
+    for precision, layout, mode in settings:
+        r = bench_fast(train_set, replace(cfg, precision=precision, layout=layout, compile=mode), steps, warmup)
+        rows.append({"precision": precision, "layout": layout, "compile": mode,
+                     "images_per_s": round(r.images_per_s, 1), "peak_memory_mb": r.peak_memory_mb})
+    for row in rows:
+        row["speed-up"] = round(row["images_per_s"] / rows[0]["images_per_s"], 2)
+    return rows
 
 
 def run_bench(root, cfg: TrainConfig, steps: int = 50, warmup: int = 5, workers: int = 4) -> dict:

@@ -61,7 +61,8 @@ def _train(args) -> int:
 
     cfg = PROFILES[args.profile].with_(arch=args.arch, weights=args.weights, image_size=args.size,
                                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, augment=args.augment,
-                                       seed=args.seed, device=args.device, compile=args.compile)
+                                       seed=args.seed, device=args.device, compile=args.compile,
+                                       precision=args.precision, layout=args.layout)
     run = train_run(args.dataset_dir, cfg, args.run_dir, resume=args.resume, progress=not args.quiet)
     _print_metrics(run.metrics)
     return 0
@@ -100,12 +101,17 @@ def _orient(args) -> int:
 def _bench(args) -> int:
     import tempfile
 
-    from .bench import compare_accuracy, profile_fast, run_bench
+    import pandas as pd
+
+    from .bench import ablation, compare_accuracy, profile_fast, run_bench
     from .pipeline import load_split, prepare_dataset
+    from .repro import device as pick_device
+    from .repro import environment
     from .training import PROFILES
 
     cfg = PROFILES[args.profile].with_(arch=args.arch, image_size=args.size, batch_size=args.batch_size,
-                                       device=args.device, compile=args.compile, epochs=args.epochs)
+                                       device=args.device, compile=args.compile, epochs=args.epochs,
+                                       precision=args.precision, layout=args.layout)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.dataset_dir
         if not root:
@@ -113,6 +119,9 @@ def _bench(args) -> int:
             prepare_dataset("", root, n_cells=args.cells, progress=False)
         if args.accuracy:
             r = compare_accuracy(root, cfg, workers=args.workers, progress=not args.quiet)
+        elif args.ablation:
+            r = {"ablation": ablation(load_split(root, cfg.image_size)[0], cfg, args.steps, args.warmup),
+                 "environment": environment(pick_device(cfg.device))}
         else:
             r = run_bench(root, cfg, steps=args.steps, warmup=args.warmup, workers=args.workers)
         if args.trace:
@@ -123,7 +132,10 @@ def _bench(args) -> int:
           f"{' (' + env['gpu'] + ')' if 'gpu' in env else ''}")
     fast_name = (f"fast path (tensors on device, precision {cfg.precision}, layout {cfg.layout}"
                  f"{', compile ' + cfg.compile if cfg.compile != 'none' else ''})")
-    if args.accuracy:
+    if args.ablation:
+        print(f"fast path, {args.steps} steps after {args.warmup} warm-up for each setting:")
+        print(pd.DataFrame(r["ablation"]).to_string(index=False))
+    elif args.accuracy:
         print(f"{cfg.epochs} epochs each; held-out images: {r['n_test']}")
         for key, name in (("reference", f"reference loop (files + DataLoader, {args.workers} workers, fp32)"),
                           ("fast", fast_name)):
@@ -169,11 +181,16 @@ COMPILE_CHOICES = ("none", "default", "reduce-overhead", "max-autotune")  # chro
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
-    """Options that override a profile's network, shared by `train` and `bench`."""
+    """Options that override a profile's network and its speed settings, shared by `train` and `bench`."""
     p.add_argument("--arch", help="any torchvision classifier, e.g. resnet101")
     p.add_argument("--size", type=int, help="input size in pixels")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--device", help="auto (default), cpu or cuda")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto (default): bf16 autocast on CUDA")
+    p.add_argument("--layout", choices=("auto", "channels_last", "contiguous"),
+                   help="memory layout; auto (default): channels-last on CUDA")
+    p.add_argument("--compile", choices=COMPILE_CHOICES, help="torch.compile mode (GPU; default none; "
+                   "reduce-overhead adds CUDA graphs)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,7 +241,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
     t.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
-    t.add_argument("--compile", choices=COMPILE_CHOICES, help="torch.compile mode (GPU; default none)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_train)
 
@@ -256,11 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=int, default=5)
     b.add_argument("--workers", type=int, default=4, help="DataLoader workers of the reference loop")
     b.add_argument("--cells", type=int, default=4, help="synthetic cells when no data set is given")
-    b.add_argument("--compile", choices=COMPILE_CHOICES, help="torch.compile mode of the fast path's model "
-                   "(reduce-overhead adds CUDA graphs; default none)")
     b.add_argument("--accuracy", action="store_true", help="instead of timing steps, train both loops through "
                    "the whole schedule and compare their held-out accuracy (exact McNemar test)")
     b.add_argument("--epochs", type=int, help="with --accuracy: epochs (default: the profile's)")
+    b.add_argument("--ablation", action="store_true", help="instead of the reference loop, time the fast path "
+                   "with each speed setting added in turn: fp32, bf16, channels-last, --compile if given")
     b.add_argument("--trace", metavar="FILE", help="also profile the fast path (torch.profiler) and write the "
                    "table of where its time goes to FILE")
     b.add_argument("--trace-steps", type=int, default=10, help="steps profiled with --trace")

@@ -90,12 +90,14 @@ glue("loss_last", f"{h.train_loss.iloc[-1]:.3f}", display=False)
 glue("acc_last", f"{100 * run.metrics['accuracy']:.2f}", display=False)
 glue("train_s", f"{h.seconds.sum():.0f}", display=False)
 glue("steps_s", f"{h.train_seconds.sum():.0f}", display=False)
+glue("images_per_s", f"{run.metrics['train_images_per_s']:.0f}", display=False)
 glue("device", run.metrics["environment"]["device"], display=False)
 
 # %% [markdown]
 # The {glue:text}`arch` at {glue:text}`size` px trained for {glue:text}`epochs` epochs in
 # {glue:text}`train_s` s on `{glue:text}`device`` ({glue:text}`steps_s` s of it in the training
-# steps, the rest scoring the held-out cells after every epoch); the training loss went from
+# steps, {glue:text}`images_per_s` images/s, the rest scoring the held-out cells after every
+# epoch); the training loss went from
 # {glue:text}`loss_first` to {glue:text}`loss_last` (the source reports 0.448 to 0.001 over
 # 100 epochs), and the held-out accuracy at the end is {glue:text}`acc_last` %. Chapter 4
 # looks at those predictions in detail.

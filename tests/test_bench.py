@@ -43,3 +43,15 @@ def test_bench_trace_writes_where_the_fast_path_spends_its_time(tmp_path, capsys
     table = trace.read_text()
     assert "sorted by self_cpu_time_total" in table
     assert "aten::convolution" in table or "aten::mkldnn_convolution" in table or "conv" in table.lower()
+
+
+def test_bench_ablation_times_each_speed_setting_in_turn(tmp_path, capsys):
+    out = tmp_path / "abl.json"
+    assert main(["bench", "--ablation", "--profile", "tiny", "--steps", "2", "--warmup", "1", "--cells", "2",
+                 "--json", str(out)]) == 0
+    assert "channels_last" in capsys.readouterr().out
+    rows = json.loads(out.read_text())["ablation"]
+    assert [(r["precision"], r["layout"], r["compile"]) for r in rows] == [
+        ("fp32", "contiguous", "none"), ("bf16", "contiguous", "none"), ("bf16", "channels_last", "none")]
+    assert rows[0]["speed-up"] == 1.0 and all(r["images_per_s"] > 0 for r in rows)
+    assert abs(rows[2]["speed-up"] - rows[2]["images_per_s"] / rows[0]["images_per_s"]) < 0.01 * rows[2]["speed-up"] + 0.01

@@ -31,6 +31,12 @@ def test_same_seed_same_split_same_metrics_and_resume_matches(tmp_path):
     p1 = pd.read_csv(tmp_path / "run1" / "predictions.csv")
     p3 = pd.read_csv(tmp_path / "run3" / "predictions.csv")
     assert (p1.prob_up == p3.prob_up).all()
+    # the speed figure covers all epochs, also those of the killed call
+    m3 = json.loads((tmp_path / "run3" / "metrics.json").read_text())
+    assert m3["train_steps_seconds_total"] == round(h3.train_seconds.sum(), 2)
+    assert m3["train_steps_seconds_total"] <= m3["train_seconds_total"]
+    n_train = m3["normalisation"]["n_train"]
+    assert abs(m3["train_images_per_s"] - n_train * 3 / h3.train_seconds.sum()) < 0.1
 
 
 def test_lab_shift_evaluation_reproduces_the_run_on_unshifted_images(tmp_path):

@@ -285,3 +285,17 @@ def test_bf16_channels_last_training_learns_and_agrees_with_fp32(easy_data):
     probs = predict(model, test_set, precision="bf16")
     assert probs.dtype == np.float32 and np.allclose(probs.sum(1), 1, atol=1e-5)
     assert (probs.argmax(1) == predict(model, test_set, precision="fp32").argmax(1)).mean() >= 0.95
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_training(easy_data):
+    """``compile`` (torch.compile, the GPU's option against launch overhead) through the real
+    loop: the last short batch, the per-epoch evaluation, checkpointed weights."""
+    train_set, test_set = easy_data
+    cfg = CFG.with_(epochs=2)
+    eager = train(_fresh_model(0), train_set, cfg, val_set=test_set, progress=False)
+    model = _fresh_model(0)
+    compiled = train(model, train_set, cfg.with_(compile="default"), val_set=test_set, progress=False)
+    assert compiled.train_loss.iloc[0] == pytest.approx(eager.train_loss.iloc[0], rel=0.05)
+    assert compiled.train_acc.iloc[-1] >= 0.9 and np.isfinite(compiled.val_loss).all()
+    assert not any(k.startswith("_orig_mod") for k in model.state_dict())  # weights saved uncompiled

@@ -9,6 +9,7 @@
 set -euo pipefail
 STEP=${1:?usage: run.sh bench|paper98|full}
 PROFILE=${PROFILE:-paper}
+COMPILE=${COMPILE:-none}   # or a torch.compile mode, if the bench step's ablation shows that it pays
 PY=${PY:-python3}
 OUT=${OUT:-_build/gpu-out}
 mkdir -p "$OUT"
@@ -25,12 +26,15 @@ bench)
     $PY -m chromolib.cli dataset runs/pki3-98/dataset --data .gpu/pki3-98 --quiet > /dev/null
     $PY -m chromolib.cli bench runs/pki3-98/dataset --profile "$PROFILE" --steps "${STEPS:-200}" --warmup 20 \
         --workers 8 --json "$OUT/bench.json" --trace "$OUT/trace.txt" | tee "$OUT/bench.txt"
+    # what each speed setting adds: fp32, bf16, channels-last, CUDA graphs (torch.compile reduce-overhead)
+    $PY -m chromolib.cli bench runs/pki3-98/dataset --profile "$PROFILE" --ablation --compile reduce-overhead \
+        --steps 100 --warmup 20 --json "$OUT/ablation.json" | tee "$OUT/ablation.txt"
     ;;
 paper98)
     resume=false
     [ -f _build/paper-98/work/run/checkpoint.pt ] && resume=true
     $PY -m chromolib.book --out _build/paper-98 --profile "$PROFILE" --execute-only -p data .gpu/pki3-98 \
-        -p resume $resume 2>&1 | grep -v "without encryption" | tee "$OUT/book.log"
+        -p resume $resume -p compile_mode "$COMPILE" 2>&1 | grep -v "without encryption" | tee "$OUT/book.log"
     cp _build/paper-98/work/run/{metrics.json,history.csv,predictions.csv,config.json,review.json} "$OUT/"
     ;;
 full)
@@ -39,7 +43,7 @@ full)
     resume=()
     [ -f runs/pki3-all/run/checkpoint.pt ] && resume=(--resume)
     if timeout "${PIECE_S:-540}" $PY -m chromolib.cli train runs/pki3-all/dataset runs/pki3-all/run \
-            --profile "$PROFILE" "${resume[@]}" | tee "$OUT/train.log"; then
+            --profile "$PROFILE" --compile "$COMPILE" "${resume[@]}" | tee "$OUT/train.log"; then
         cp runs/pki3-all/run/{metrics.json,history.csv,predictions.csv,config.json,review.json} "$OUT/"
         echo "run (b) finished"
     else
