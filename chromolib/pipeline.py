@@ -198,7 +198,7 @@ def train_run(dataset_dir: str | Path, cfg: TrainConfig, out_dir: str | Path, re
               "train_steps_seconds_total": round(float(history["train_seconds"].sum()), 2)
               if "train_seconds" in history else None}
     if timing["train_steps_seconds_total"]:
-        timing["train_images_per_s"] = round(len(train_set) * len(history) / timing["train_steps_seconds_total"], 1)
+        timing["train_images_per_s"] = round(len(train_set) * len(history) / history["train_seconds"].sum(), 1)
     history.to_csv(out / "history.csv", index=False)
     (out / "config.json").write_text(json.dumps({**asdict(cfg), "dataset": str(Path(dataset_dir))},
                                                 indent=2, default=str))
