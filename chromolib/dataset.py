@@ -27,7 +27,7 @@ from .rotation import background_is_white, to_gray, upright
 __all__ = [
     "UP", "DOWN", "LABELS", "Specimen", "polarity_label", "canonical_gray", "build_polarity_set",
     "split_by_cell", "case_of", "square_resize", "load_images", "normalisation_stats", "PolarityTensors",
-    "AUGMENTATIONS", "robust_augment", "SHIFTS",
+    "AUGMENTATIONS", "robust_augment", "to_device", "SHIFTS",
     "read_manifest",
 ]
 
@@ -165,6 +165,16 @@ def _gaussian_kernel(sigma: float) -> torch.Tensor:
     return k / k.sum()
 
 
+def to_device(t: torch.Tensor, dev: torch.device) -> torch.Tensor:
+    """A small CPU tensor (random numbers, indices) to ``dev`` without stalling the GPU.
+
+    A plain ``.to("cuda")`` waits until the GPU has finished all queued work, so a per-step
+    copy would drain the queue every step. From pinned memory the copy is asynchronous."""
+    if dev.type != "cuda" or t.device.type == "cuda":
+        return t.to(dev)
+    return t.pin_memory().to(dev, non_blocking=True)
+
+
 def robust_augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Make a batch (N, H, W) in [0, 1], dark on white, look like another laboratory's images.
 
@@ -178,7 +188,8 @@ def robust_augment(x: torch.Tensor, generator: torch.Generator | None = None) ->
     scale, tilt = u(0.75, 1.25), torch.deg2rad(u(-4.0, 4.0))
     cos, sin = torch.cos(tilt) / scale, torch.sin(tilt) / scale
     theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1),
-                         torch.stack([sin, cos, torch.zeros(n)], 1)], 1).to(dev)
+                         torch.stack([sin, cos, torch.zeros(n)], 1)], 1)
+    theta = to_device(theta, dev)
     grid = torch.nn.functional.affine_grid(theta, (n, 1, h, w), align_corners=False)
     # white outside the image: sample (1 - x) with zero padding
     x = 1 - torch.nn.functional.grid_sample(1 - x[:, None], grid, align_corners=False, padding_mode="zeros")[:, 0]
@@ -188,17 +199,17 @@ def robust_augment(x: torch.Tensor, generator: torch.Generator | None = None) ->
         sel = (pick == i).nonzero()[:, 0]
         if sigma == 0 or not len(sel):
             continue
-        sel = sel.to(dev)
-        k = _gaussian_kernel(sigma).to(dev)
+        sel = to_device(sel, dev)
+        k = to_device(_gaussian_kernel(sigma), dev)
         r = len(k) // 2
         y = torch.nn.functional.pad(1 - x[sel][:, None], (r, r, r, r))
         y = torch.nn.functional.conv2d(y, k.view(1, 1, 1, -1))
         y = torch.nn.functional.conv2d(y, k.view(1, 1, -1, 1))
         x[sel] = 1 - y[:, 0]
-    contrast, gamma, noise = (u(0.6, 1.4).to(dev), u(0.6, 1.6).to(dev), u(0.0, 0.03).to(dev))
+    contrast, gamma, noise = (to_device(u(0.6, 1.4), dev), to_device(u(0.6, 1.6), dev), to_device(u(0.0, 0.03), dev))
     dark = (1 - x) * contrast[:, None, None]
     x = (1 - dark).clamp(0, 1) ** gamma[:, None, None]
-    x = x + noise[:, None, None] * torch.randn(x.shape, generator=generator).to(dev)
+    x = x + noise[:, None, None] * to_device(torch.randn(x.shape, generator=generator), dev)
     return x.clamp(0, 1)
 
 
@@ -233,10 +244,10 @@ class PolarityTensors(torch.utils.data.Dataset):
         """A whole batch at once (the fast path used by training.py): uint8 -> float on the
         data set's device, augmented and normalised there. Random numbers come from the CPU
         ``generator`` so results do not depend on the device."""
-        index = index.to(self.images.device)
+        index = to_device(index, self.images.device)
         x = self.images[index].float().div_(255.0)
         if self.train and self.augment != "none":
-            flip = (torch.rand(len(index), generator=generator) < 0.5).to(x.device)
+            flip = to_device(torch.rand(len(index), generator=generator) < 0.5, x.device)
             x = torch.where(flip[:, None, None], x.flip(-1), x)  # no boolean indexing: no device sync
             if self.augment == "robust":
                 x = robust_augment(x, generator)

@@ -28,7 +28,7 @@ from .repro import device as pick_device
 from .repro import environment, set_seed
 from .training import TrainConfig, predict, train
 
-__all__ = ["LONG_TYPES", "method_agreement", "load_trained", "test_tensors", "evaluate_shifts", "rotation_errors", "rotation_consistency", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "Run"]
+__all__ = ["LONG_TYPES", "method_agreement", "load_trained", "test_tensors", "evaluate_shifts", "rotation_errors", "rotation_consistency", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "reference_runs", "Run"]
 
 
 def rotation_errors(specimens, methods=("sweep", "hull", "moments"), progress: bool = False) -> pd.DataFrame:
@@ -269,3 +269,20 @@ def load_run(run_dir: str | Path) -> Run:
     return Run(pd.read_csv(run / "history.csv"), json.loads((run / "metrics.json").read_text()),
                pd.read_csv(run / "predictions.csv", dtype={"cell": str, "chromosome": str}),
                json.loads((run / "config.json").read_text()))
+
+
+def reference_runs(results: str | Path) -> dict[str, dict]:
+    """The committed runs under ``results`` (each folder with ``metrics.json``), keyed by a
+    label that says what each is: folder, network, input size, epochs, precision, device."""
+    runs = {}
+    for f in sorted(Path(results).glob("*/metrics.json")):
+        m = json.loads(f.read_text())
+        cfg_path = f.with_name("config.json")
+        c = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+        env = m.get("environment", {})
+        what = [f"{c['arch']}, {c['image_size']} px, {m.get('epochs_done', c.get('epochs'))} ep"] if c else []
+        if c.get("precision") not in (None, "auto"):
+            what.append(c["precision"])
+        what.append(env.get("gpu") or env.get("device", "?"))
+        runs[f"{f.parent.name} ({', '.join(what)})"] = m
+    return runs

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-__all__ = ["review_curve", "bar_by_type", "projection_curves", "gallery", "confusion_heatmap", "training_curves", "error_distribution"]
+__all__ = ["review_curve", "bar_by_type", "projection_curves", "gallery", "confusion_heatmap", "confusion_grid", "training_curves", "error_distribution"]
 
 
 def projection_curves(curves: Sequence[tuple[str, np.ndarray, np.ndarray, float]], ax=None):
@@ -51,6 +51,20 @@ def confusion_heatmap(counts: dict, ax=None, title: str | None = None):
     if title:
         ax.set_title(title, fontsize=10)
     return ax
+
+
+def confusion_grid(runs: dict, columns: int = 4):
+    """One confusion matrix per run (``{title: counts}``), ``columns`` to a row."""
+    n = len(runs)
+    cols = max(1, min(columns, n))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.0 * rows), squeeze=False)
+    for ax, (title, counts) in zip(axes.flat, runs.items()):
+        confusion_heatmap(counts, ax=ax, title=title)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
 
 
 def training_curves(history: pd.DataFrame):

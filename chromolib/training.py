@@ -8,6 +8,7 @@ with ``resume=True`` continues exactly where it stopped.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -125,14 +126,15 @@ def predict(model: nn.Module, data: PolarityTensors, batch_size: int = 512, devi
     """Softmax probabilities (N, 2): column 0 = down, column 1 = up."""
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
+    data = data.to(dev)  # decoded images once to the device; batches are made there
     out = []
     idx = torch.arange(len(data))
     for start in progress_bar(range(0, len(data), batch_size), progress, desc="predict"):
         x, _ = data.batch(idx[start:start + batch_size])
         with autocast(dev, precision):
-            logits = model(x.to(dev))
-        out.append(torch.softmax(logits.float(), dim=1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, 2), dtype=np.float32)
+            logits = model(x)
+        out.append(torch.softmax(logits.float(), dim=1))
+    return torch.cat(out).cpu().numpy() if out else np.zeros((0, 2), dtype=np.float32)
 
 
 def _evaluate(model, data, dev, precision="auto") -> tuple[float, float]:
@@ -194,6 +196,8 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
         if len(batches) > 1 and len(batches[-1]) < 2:  # BatchNorm cannot train on one image
             batches = batches[:-1]
         bar = progress_bar(batches, progress, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+        # the running loss on the bar reads the device: only where that stalls nothing (CPU)
+        show_loss = not bar.disable and dev.type == "cpu"
         for step, idx in enumerate(bar):
             x, y = train_set.batch(idx, generator=g)
             out, loss = train_step(net, opt, loss_fn, x.contiguous(memory_format=layout), y, dev, cfg.precision)
@@ -201,9 +205,15 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
             total_loss += loss.detach() * len(y)
             correct += (out.argmax(1) == y).sum()
             seen += len(y)
-            if progress and step % 10 == 9:
+            if show_loss and step % 10 == 9:
                 bar.set_postfix(loss=f"{float(total_loss) / seen:.3f}")
         total_loss, correct = float(total_loss), int(correct)  # the epoch's one synchronisation
+        if not math.isfinite(total_loss):
+            kept = f"; {ckpt_path} still holds epoch {epoch}" if ckpt_path and ckpt_path.exists() else ""
+            raise FloatingPointError(
+                f"training diverged in epoch {epoch + 1}: the mean loss is {total_loss}{kept}. Try "
+                f"precision fp32 (--precision fp32) or a lower learning rate (--lr); bf16 on some CPUs "
+                f"gives NaN on very small inputs (see tests/test_training.py)")
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": total_loss / seen,
                "train_acc": correct / seen, "train_seconds": time.perf_counter() - t0}
         sched.step()

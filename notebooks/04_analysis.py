@@ -34,7 +34,7 @@ from myst_nb import glue
 from chromolib import plots
 from chromolib.dataset import load_images
 from chromolib.evaluation import PATENT, comparison_table, error_rate_by_type
-from chromolib.pipeline import load_run
+from chromolib.pipeline import load_run, reference_runs
 
 run = load_run(Path(workdir) / "run")
 m = run.metrics
@@ -61,21 +61,21 @@ glue("errors", m["FP"] + m["FN"], display=False)
 # ## Beside the published result
 # The patent's 96.36 % is on 1,347 private clinical chromosomes; synthetic chromosomes are
 # easier or harder in other ways, so the comparison is about the pipeline, not the data.
-# Reference runs committed under `results/` (real data, GPU) appear as extra rows.
+# Runs on real Pki-3 chromosomes committed under `results/` appear as extra rows, each labelled
+# with its network, input size, epochs and device (`results/README.md` has the command behind
+# each). The `pki3-98-*` runs use 98 cells (4,508 chromosomes, 1,379 of them held out), the
+# same amount of data as the patent. So far they come from a CPU; the paper profile on a GPU
+# is still to run (`benchmarks/gpu/README.md`).
 
 # %%
-runs = {f"this run ({run.config['arch']}, {run.config['image_size']} px, {m['epochs_done']} epochs)": m}
-for f in sorted(Path(results).glob("*/metrics.json")) if results else []:
-    runs[f"reference: {f.parent.name}"] = json.loads(f.read_text())
+refs = reference_runs(results) if results else {}
+runs = {f"this run ({run.config['arch']}, {run.config['image_size']} px, {m['epochs_done']} epochs)": m,
+        **{f"reference: {name}": rm for name, rm in refs.items()}}
 comparison_table(runs)
 
 # %% tags=["hide-input"]
-refs = {name: m for name, m in runs.items() if name.startswith("reference")}
 if refs:
-    fig, axes = plt.subplots(1, len(refs), figsize=(3.4 * len(refs), 3.0), squeeze=False)
-    for ax, (name, rm) in zip(axes[0], refs.items()):
-        plots.confusion_heatmap(rm, ax=ax, title=name.replace("reference: ", ""))
-    fig.tight_layout()
+    fig = plots.confusion_grid({name.split(" (")[0]: rm for name, rm in refs.items()})
 
 # %% [markdown]
 # ## How sure is the network?

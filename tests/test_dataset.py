@@ -348,3 +348,10 @@ def test_copy_cells_gives_a_small_folder_with_the_same_data_set(tmp_path):
     a = karyogram_specimens(src, seed=4, max_cells=3)
     b = karyogram_specimens(tmp_path / "small", seed=4)
     assert np.array_equal(a.angles, b.angles)
+
+
+def test_to_device_on_the_cpu_is_a_plain_move():
+    from chromolib.dataset import to_device
+
+    t = torch.arange(5)
+    assert to_device(t, torch.device("cpu")) is t

@@ -264,9 +264,19 @@ def test_prepare_for_device_applies_the_layout_and_checks_the_compile_mode():
         prepare_for_device(_fresh_model(), torch.device("cpu"), CFG.with_(compile="fast"))
 
 
-def test_bf16_channels_last_training_learns_and_agrees_with_fp32(easy_data):
+@pytest.fixture(scope="module")
+def easy_data_32px():
+    # 32 px, not 16: at 16 px (1 x 1 maps in the last ResNet stages) torch 2.14's CPU bf16
+    # kernels give NaN in some runs and not in others, also in plain torch code and on one thread
+    x, y = _easy_task(size=32)
+    mean, std = float(x.mean() / 255), float(x.std() / 255)
+    return (PolarityTensors(x, y, mean, std, train=True),
+            PolarityTensors(x, y, mean, std, train=False))
+
+
+def test_bf16_channels_last_training_learns_and_agrees_with_fp32(easy_data_32px):
     """The settings the GPU uses ("auto" on CUDA), forced on the CPU: same task, same accuracy."""
-    train_set, test_set = easy_data
+    train_set, test_set = easy_data_32px
     model = _fresh_model(0)
     history = train(model, train_set, CFG.with_(precision="bf16", layout="channels_last"), progress=False)
     assert np.isfinite(history.train_loss).all()
@@ -288,14 +298,39 @@ def test_bf16_channels_last_training_learns_and_agrees_with_fp32(easy_data):
 
 
 @pytest.mark.slow
-def test_compiled_training_matches_eager_training(easy_data):
+def test_compiled_training_learns_and_saves_plain_weights(easy_data, tmp_path):
     """``compile`` (torch.compile, the GPU's option against launch overhead) through the real
     loop: the last short batch, the per-epoch evaluation, checkpointed weights."""
     train_set, test_set = easy_data
-    cfg = CFG.with_(epochs=2)
-    eager = train(_fresh_model(0), train_set, cfg, val_set=test_set, progress=False)
     model = _fresh_model(0)
-    compiled = train(model, train_set, cfg.with_(compile="default"), val_set=test_set, progress=False)
-    assert compiled.train_loss.iloc[0] == pytest.approx(eager.train_loss.iloc[0], rel=0.05)
+    compiled = train(model, train_set, CFG.with_(compile="default"), val_set=test_set, progress=False,
+                     out_dir=tmp_path)
+    assert compiled.train_loss.iloc[-1] < 0.5 * compiled.train_loss.iloc[0]
     assert compiled.train_acc.iloc[-1] >= 0.9 and np.isfinite(compiled.val_loss).all()
-    assert not any(k.startswith("_orig_mod") for k in model.state_dict())  # weights saved uncompiled
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["model"]
+    assert not any(k.startswith("_orig_mod") for k in saved)  # loadable into a plain model
+    # the compiled network computes what the eager one computes, from the same weights
+    eager = _fresh_model(1)
+    eager.load_state_dict(saved)
+    x, _ = test_set.batch(torch.arange(16))
+    with torch.no_grad():
+        assert torch.allclose(torch.compile(eager.eval())(x), eager(x), atol=1e-4, rtol=1e-4)
+
+
+def test_a_diverged_run_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(easy_data, tmp_path,
+                                                                                    monkeypatch):
+    import chromolib.training as training
+
+    train_set, _ = easy_data
+    calls, real_step = [], training.train_step
+
+    def step_that_blows_up_in_epoch_2(*args, **kw):
+        out, loss = real_step(*args, **kw)
+        calls.append(1)
+        return out, loss * float("nan") if len(calls) > 4 else loss  # 64 images / 16 = 4 steps an epoch
+
+    monkeypatch.setattr(training, "train_step", step_that_blows_up_in_epoch_2)
+    with pytest.raises(FloatingPointError, match=r"diverged in epoch 2.*holds epoch 1.*--precision fp32"):
+        train(_fresh_model(0), train_set, CFG, out_dir=tmp_path, progress=False)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert state["epoch"] == 1 and np.isfinite(state["history"][0]["train_loss"])
