@@ -50,15 +50,19 @@ def polarity_metrics(counts: dict) -> dict:
 
 
 def comparison_table(runs: dict[str, dict]) -> pd.DataFrame:
-    """The patent's row beside one row per run (``name -> counts or metrics``)."""
+    """The patent's row beside one row per run (``name -> counts or metrics``); a ``setup``
+    column when the runs carry one (``pipeline.reference_runs`` adds it)."""
     rows = {"patent (private data, ResNet101)": polarity_metrics(PATENT)}
     rows.update({name: polarity_metrics(m) for name, m in runs.items()})
     df = pd.DataFrame(rows).T
     df["accuracy 95% CI"] = [f"{100 * a:.2f}-{100 * b:.2f} %" for a, b in df.pop("accuracy_ci95")]
     for col in ("accuracy", "sensitivity", "specificity", "precision"):
         df[col] = (100 * df[col].astype(float)).round(2)
-    return df[["n", "TP", "FP", "TN", "FN", "accuracy", "accuracy 95% CI", "sensitivity",
-               "specificity", "precision"]]
+    columns = ["n", "TP", "FP", "TN", "FN", "accuracy", "accuracy 95% CI", "sensitivity", "specificity", "precision"]
+    if any("setup" in m for m in runs.values()):
+        df["setup"] = ["ResNet101, 224 px, 100 ep"] + [m.get("setup", "") for m in runs.values()]
+        columns = ["setup", *columns]
+    return df[columns]
 
 
 #: Chromosome types in karyogram order.

@@ -272,8 +272,8 @@ def load_run(run_dir: str | Path) -> Run:
 
 
 def reference_runs(results: str | Path) -> dict[str, dict]:
-    """The committed runs under ``results`` (each folder with ``metrics.json``), keyed by a
-    label that says what each is: folder, network, input size, epochs, precision, device."""
+    """The committed runs under ``results`` (each folder with ``metrics.json``) by folder name,
+    each with a ``setup`` that says what it is: network, input size, epochs, precision, device."""
     runs = {}
     for f in sorted(Path(results).glob("*/metrics.json")):
         m = json.loads(f.read_text())
@@ -281,8 +281,10 @@ def reference_runs(results: str | Path) -> dict[str, dict]:
         c = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
         env = m.get("environment", {})
         what = [f"{c['arch']}, {c['image_size']} px, {m.get('epochs_done', c.get('epochs'))} ep"] if c else []
+        if c.get("augment") not in (None, "flip"):
+            what.append(f"{c['augment']} augmentation")
         if c.get("precision") not in (None, "auto"):
             what.append(c["precision"])
         what.append(env.get("gpu") or env.get("device", "?"))
-        runs[f"{f.parent.name} ({', '.join(what)})"] = m
+        runs[f.parent.name] = {**m, "setup": ", ".join(what)}
     return runs

@@ -67,15 +67,15 @@ glue("errors", m["FP"] + m["FN"], display=False)
 # same amount of data as the patent. So far they come from a CPU; the paper profile on a GPU
 # is still to run (`benchmarks/gpu/README.md`).
 
-# %%
+# %% tags=["hide-input"]
 refs = reference_runs(results) if results else {}
-runs = {f"this run ({run.config['arch']}, {run.config['image_size']} px, {m['epochs_done']} epochs)": m,
-        **{f"reference: {name}": rm for name, rm in refs.items()}}
+setup = f"{run.config['arch']}, {run.config['image_size']} px, {m['epochs_done']} ep, {m['environment']['device']}"
+runs = {"this run": {**m, "setup": setup}, **refs}
 comparison_table(runs)
 
 # %% tags=["hide-input"]
 if refs:
-    fig = plots.confusion_grid({name.split(" (")[0]: rm for name, rm in refs.items()})
+    fig = plots.confusion_grid(refs, columns=3)
 
 # %% [markdown]
 # ## How sure is the network?

@@ -35,15 +35,22 @@ def test_reference_runs_label_network_size_epochs_precision_and_device(tmp_path)
     for name, cfg, env in (
             ("a-gpu", {"arch": "resnet101", "image_size": 224, "epochs": 100, "precision": "auto"},
              {"device": "cuda", "gpu": "NVIDIA H200"}),
-            ("b-cpu", {"arch": "resnet18", "image_size": 64, "epochs": 8, "precision": "bf16"}, {"device": "cpu"})):
+            ("b-cpu", {"arch": "resnet18", "image_size": 64, "epochs": 8, "precision": "bf16", "augment": "robust"},
+             {"device": "cpu"})):
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.json").write_text(json.dumps({**_counts(1, 2, 3, 4), "epochs_done": cfg["epochs"],
                                                                   "environment": env}))
         (tmp_path / name / "config.json").write_text(json.dumps(cfg))
     (tmp_path / "bench").mkdir()  # a folder without metrics.json is not a run
     runs = reference_runs(tmp_path)
-    assert list(runs) == ["a-gpu (resnet101, 224 px, 100 ep, NVIDIA H200)", "b-cpu (resnet18, 64 px, 8 ep, bf16, cpu)"]
-    assert runs["b-cpu (resnet18, 64 px, 8 ep, bf16, cpu)"]["TN"] == 3
+    assert list(runs) == ["a-gpu", "b-cpu"]
+    assert runs["a-gpu"]["setup"] == "resnet101, 224 px, 100 ep, NVIDIA H200"
+    assert runs["b-cpu"]["setup"] == "resnet18, 64 px, 8 ep, robust augmentation, bf16, cpu" and runs["b-cpu"]["TN"] == 3
+    from chromolib.evaluation import comparison_table
+
+    table = comparison_table(runs)
+    assert list(table.index) == ["patent (private data, ResNet101)", "a-gpu", "b-cpu"]
+    assert table.columns[0] == "setup" and table.loc["b-cpu", "setup"] == "resnet18, 64 px, 8 ep, robust augmentation, bf16, cpu"
 
 
 def test_review_curve_and_bar_by_type_plot_their_data():
