@@ -78,19 +78,24 @@ def _reset(dev):
         torch.cuda.reset_peak_memory_stats(dev)
 
 
-def _reference_loader(root, cfg: TrainConfig, workers: int, stats: dict, drop_last: bool):
+def _reference_setup(root, cfg: TrainConfig, workers: int, stats: dict, drop_last: bool):
+    """The tutorial's pieces: a DataLoader over the PNG files, the model, SGD and its schedule."""
     dev = pick_device(cfg.device)
     tr = read_manifest(root).query("split == 'train'")
     ds = FileDataset(root, tr.file, tr.label, cfg.image_size, stats["mean"], stats["std"])
     # a final batch of one image cannot train BatchNorm
-    return torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, num_workers=workers,
-                                       pin_memory=dev.type == "cuda", persistent_workers=workers > 0,
-                                       drop_last=drop_last or len(ds) % cfg.batch_size == 1)
+    loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, num_workers=workers,
+                                         pin_memory=dev.type == "cuda", persistent_workers=workers > 0,
+                                         drop_last=drop_last or len(ds) % cfg.batch_size == 1)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.arch, cfg.weights).to(dev)
+    opt, sched = make_optimizer(model, cfg)
+    return dev, loader, model, opt, sched
 
 
-def _reference_step(model, opt, loss_fn, x, y, dev) -> float:
+def _reference_step(model, opt, x, y, dev) -> float:
     x, y = x.to(dev), y.to(dev)
-    loss = loss_fn(model(x), y)
+    loss = nn.functional.cross_entropy(model(x), y)
     opt.zero_grad()
     loss.backward()
     opt.step()
@@ -98,12 +103,7 @@ def _reference_step(model, opt, loss_fn, x, y, dev) -> float:
 
 
 def bench_reference(root, cfg: TrainConfig, steps: int, warmup: int, workers: int, stats: dict) -> BenchResult:
-    dev = pick_device(cfg.device)
-    loader = _reference_loader(root, cfg, workers, stats, drop_last=True)
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.arch, cfg.weights).to(dev)
-    opt, _ = make_optimizer(model, cfg)
-    loss_fn = nn.CrossEntropyLoss()
+    dev, loader, model, opt, _ = _reference_setup(root, cfg, workers, stats, drop_last=True)
     model.train()
     done, t0 = 0, None
     while done < warmup + steps:
@@ -111,7 +111,7 @@ def bench_reference(root, cfg: TrainConfig, steps: int, warmup: int, workers: in
             if done == warmup:
                 _reset(dev)
                 t0 = time.perf_counter()
-            _reference_step(model, opt, loss_fn, x, y, dev)
+            _reference_step(model, opt, x, y, dev)
             done += 1
             if done >= warmup + steps:
                 break
@@ -207,16 +207,11 @@ def run_bench(root, cfg: TrainConfig, steps: int = 50, warmup: int = 5, workers:
 
 def train_reference(root, cfg: TrainConfig, workers: int, stats: dict, progress: bool = False) -> nn.Module:
     """The whole schedule (``cfg.epochs``, lr steps) with the reference loop; the trained model."""
-    dev = pick_device(cfg.device)
-    loader = _reference_loader(root, cfg, workers, stats, drop_last=False)
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.arch, cfg.weights).to(dev)
-    opt, sched = make_optimizer(model, cfg)
-    loss_fn = nn.CrossEntropyLoss()
+    dev, loader, model, opt, sched = _reference_setup(root, cfg, workers, stats, drop_last=False)
     for _ in progress_bar(range(cfg.epochs), progress, desc="reference loop"):
         model.train()
         for x, y in loader:
-            _reference_step(model, opt, loss_fn, x, y, dev)
+            _reference_step(model, opt, x, y, dev)
         sched.step()
     return model
 
