@@ -28,7 +28,7 @@ from .repro import device as pick_device
 from .repro import environment, set_seed
 from .training import TrainConfig, predict, train
 
-__all__ = ["LONG_TYPES", "method_agreement", "load_trained", "test_tensors", "evaluate_shifts", "rotation_errors", "rotation_consistency", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "reference_runs", "Run"]
+__all__ = ["LONG_TYPES", "method_agreement", "load_trained", "test_tensors", "evaluate_shifts", "rotation_errors", "rotation_consistency", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "run_setup", "reference_runs", "Run"]
 
 
 def rotation_errors(specimens, methods=("sweep", "hull", "moments"), progress: bool = False) -> pd.DataFrame:
@@ -271,20 +271,27 @@ def load_run(run_dir: str | Path) -> Run:
                json.loads((run / "config.json").read_text()))
 
 
+def run_setup(config: dict, metrics: dict) -> str:
+    """What a run is, in a few words: network, input size, epochs, augmentation and precision
+    where not the defaults, device (the GPU's name where there is one)."""
+    env = metrics.get("environment", {})
+    what = [f"{config['arch']}, {config['image_size']} px, {metrics.get('epochs_done', config.get('epochs'))} ep"
+            ] if config else []
+    if config.get("augment") not in (None, "flip"):
+        what.append(f"{config['augment']} augmentation")
+    if config.get("precision") not in (None, "auto"):
+        what.append(config["precision"])
+    what.append(env.get("gpu") or env.get("device", "?"))
+    return ", ".join(what)
+
+
 def reference_runs(results: str | Path) -> dict[str, dict]:
     """The committed runs under ``results`` (each folder with ``metrics.json``) by folder name,
-    each with a ``setup`` that says what it is: network, input size, epochs, precision, device."""
+    each with its ``run_setup`` as ``setup``."""
     runs = {}
     for f in sorted(Path(results).glob("*/metrics.json")):
         m = json.loads(f.read_text())
         cfg_path = f.with_name("config.json")
         c = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
-        env = m.get("environment", {})
-        what = [f"{c['arch']}, {c['image_size']} px, {m.get('epochs_done', c.get('epochs'))} ep"] if c else []
-        if c.get("augment") not in (None, "flip"):
-            what.append(f"{c['augment']} augmentation")
-        if c.get("precision") not in (None, "auto"):
-            what.append(c["precision"])
-        what.append(env.get("gpu") or env.get("device", "?"))
-        runs[f.parent.name] = {**m, "setup": ", ".join(what)}
+        runs[f.parent.name] = {**m, "setup": run_setup(c, m)}
     return runs

@@ -34,7 +34,7 @@ from myst_nb import glue
 from chromolib import plots
 from chromolib.dataset import load_images
 from chromolib.evaluation import PATENT, comparison_table, error_rate_by_type
-from chromolib.pipeline import load_run, reference_runs
+from chromolib.pipeline import load_run, reference_runs, run_setup
 
 run = load_run(Path(workdir) / "run")
 m = run.metrics
@@ -63,14 +63,17 @@ glue("errors", m["FP"] + m["FN"], display=False)
 # easier or harder in other ways, so the comparison is about the pipeline, not the data.
 # Runs on real Pki-3 chromosomes committed under `results/` appear as extra rows, each labelled
 # with its network, input size, epochs and device (`results/README.md` has the command behind
-# each). The `pki3-98-*` runs use 98 cells (4,508 chromosomes, 1,379 of them held out), the
+# each). The `pki3-98-*` runs use 98 cells ({glue:text}`n98_all` chromosomes,
+# {glue:text}`n98_test` of them held out), the
 # same amount of data as the patent. So far they come from a CPU; the paper profile on a GPU
 # is still to run (`benchmarks/gpu/README.md`).
 
 # %% tags=["hide-input"]
 refs = reference_runs(results) if results else {}
-setup = f"{run.config['arch']}, {run.config['image_size']} px, {m['epochs_done']} ep, {m['environment']['device']}"
-runs = {"this run": {**m, "setup": setup}, **refs}
+runs = {"this run": {**m, "setup": run_setup(run.config, m)}, **refs}
+p98 = [rm for name, rm in refs.items() if name.startswith("pki3-98-")]
+glue("n98_all", f"{p98[0]['normalisation']['n_train'] + p98[0]['n']:,}" if p98 else "no", display=False)
+glue("n98_test", f"{p98[0]['n']:,}" if p98 else "none", display=False)
 comparison_table(runs)
 
 # %% tags=["hide-input"]

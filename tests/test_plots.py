@@ -61,3 +61,11 @@ def test_review_curve_and_bar_by_type_plot_their_data():
     assert np.allclose(x, [0, 20]) and np.allclose(y, [90, 99])
     ax = plots.bar_by_type(pd.Series([1.0, 3.0], index=["1", "X"]), "errors (%)")
     assert [p.get_height() for p in ax.patches] == [1.0, 3.0]
+
+
+def test_run_setup_names_only_what_differs_from_the_method():
+    from chromolib.pipeline import run_setup
+
+    cfg = {"arch": "resnet101", "image_size": 224, "epochs": 100, "augment": "flip", "precision": "auto"}
+    assert run_setup(cfg, {"epochs_done": 60, "environment": {"device": "cpu"}}) == "resnet101, 224 px, 60 ep, cpu"
+    assert run_setup({}, {}) == "?"
