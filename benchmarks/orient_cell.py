@@ -19,8 +19,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from chromolib.data import read_labels, rotate_to_angle
-from chromolib.dataset import canonical_gray
+from chromolib.images import canonical_gray, read_image
+from chromolib.rotation import rotate_to_angle
+from chromolib.specimens import read_labels
 
 
 def main(argv=None) -> int:
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
             truth = {}
             for r in labels[labels.cell == cell].itertuples():
                 angle = float(rng.uniform(0, 360))
-                img = rotate_to_angle(canonical_gray(cv2.imread(str(data / r.file), cv2.IMREAD_UNCHANGED)), angle)
+                img = rotate_to_angle(canonical_gray(read_image(data / r.file)), angle)
                 name = f"chr{r.chromosome}_{r.copy}.png"
                 cv2.imwrite(str(src / name), img)
                 truth[name] = angle

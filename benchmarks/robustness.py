@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from chromolib.pipeline import evaluate_shifts, prepare_dataset, train_run
+from chromolib.polarity_set import prepare_dataset
+from chromolib.runs import evaluate_shifts, train_run
 from chromolib.training import PROFILES
 
 

@@ -13,9 +13,9 @@ import argparse
 import platform
 import sys
 
-from chromolib import data as cdata
-from chromolib.pipeline import (LONG_TYPES, method_agreement, rotation_consistency, rotation_errors,
-                                summarise_rotation)
+from chromolib.evaluation import method_agreement, rotation_consistency, rotation_errors, summarise_rotation
+from chromolib.karyotype import LONG_TYPES
+from chromolib.specimens import specimens_from
 
 
 def run(data: str = "", cells: int = 20, max_cells: int | None = None, seed: int = 0,
@@ -23,10 +23,7 @@ def run(data: str = "", cells: int = 20, max_cells: int | None = None, seed: int
     if consistency:
         errors = rotation_consistency(data, seed=seed, max_cells=max_cells)
         return _summarise(errors, len(errors) // 3)
-    if data:
-        specimens = list(cdata.karyogram_specimens(data, seed=seed, max_cells=max_cells))
-    else:
-        specimens = cdata.synthetic_specimens(cells, seed=seed)
+    specimens = list(specimens_from(data, cells, seed, max_cells))
     errors = rotation_errors(specimens, progress=sys.stderr.isatty())
     return _summarise(errors, len(specimens))
 

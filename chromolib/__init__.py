@@ -1,9 +1,15 @@
-"""chromolib: the helper library of the chromosome polarity book.
+"""chromolib: the library of the chromosome karyotyping book, in the order of the pipeline.
 
-Modules follow the pipeline: ``rotation`` (formula I), ``synthetic`` and ``data`` (where
-chromosomes come from), ``dataset`` (formula II), ``model`` and ``training`` (formulas III-V),
-``evaluation`` and ``plots``, ``pipeline`` (the calls the chapters make), ``orient`` (a whole
-cell, vertical and short arm up), ``bench`` (training speed), ``book`` (papermill + Jupyter
-Book), ``cli`` (``chromolib --help``), ``repro`` (seeds and environment records).
+``images``       one reader, gray conversion, atomic writes, the per-file batch loop
+``karyotype``    the 24 chromosome types, their order, sizes and the karyogram rows
+``rotation``     a chromosome's mask and its rotation to vertical (formula I)
+``specimens``    where chromosomes come from: the synthetic generator (``synthetic``) or real crops
+``polarity_set`` the polarity data set and its tensors (formula II); ``augment`` its augmentation
+``model``, ``training``  the network and its training (formulas III-V), ``predict``
+``evaluation``   metrics, intervals, the review threshold, rotation errors
+``runs``         run folders: train, evaluate, read back, load the model
+``orient``, ``karyogram``  the tools: a folder of chromosomes to vertical, short arm up, and the sheet
+``plots``        the book's figures; ``bench`` training speed; ``book`` papermill + Jupyter Book;
+``cli``          ``chromolib --help``; ``repro`` seeds and environment records; ``progress`` bars
 """
 __version__ = "0.1.0"

@@ -24,10 +24,10 @@ import cv2
 import torch
 from torch import nn
 
-from .dataset import PolarityTensors, canonical_gray, read_manifest, square_resize
 from .evaluation import mcnemar, wilson_interval
+from .images import canonical_gray
 from .model import build_model
-from .pipeline import load_split
+from .polarity_set import PolarityTensors, load_split, read_manifest, square_resize
 from .progress import progress_bar
 from .repro import device as pick_device
 from .repro import environment
@@ -51,7 +51,7 @@ class FileDataset(torch.utils.data.Dataset):
         return len(self.files)
 
     def __getitem__(self, i):
-        img = cv2.imread(str(self.root / self.files[i]), cv2.IMREAD_UNCHANGED)
+        img = cv2.imread(str(self.root / self.files[i]), cv2.IMREAD_UNCHANGED)  # as a tutorial reads: no checks
         x = torch.from_numpy(square_resize(canonical_gray(img), self.size)).float() / 255.0
         if self.train and torch.rand(()) < 0.5:
             x = x.flip(-1)

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["CHAPTERS", "PROFILES", "execute_chapter", "build_book", "main"]
+__all__ = ["CHAPTERS", "PROFILES", "glue", "execute_chapter", "build_book", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ("01_rotation", "02_dataset", "03_training", "04_analysis")
@@ -28,6 +28,15 @@ PROFILES: dict[str, dict] = {
     "tiny": {"n_cells": 4, "n_examples": 4, "n_rotation": 40, "profile": "tiny"},
     "paper": {"profile": "paper"},
 }
+
+
+def glue(name: str, value) -> None:
+    """Store a number (or a short text) that a chapter's prose quotes, ``{glue:text}`name:.2f```,
+    without showing it where it is computed. NumPy scalars become plain Python numbers, so the
+    prose can format them."""
+    from myst_nb import glue as myst_glue
+
+    myst_glue(name, value.item() if hasattr(value, "item") else value, display=False)
 
 
 def execute_chapter(source: Path, target: Path, parameters: dict, cwd: Path) -> float:
@@ -48,7 +57,22 @@ def execute_chapter(source: Path, target: Path, parameters: dict, cwd: Path) -> 
                             progress_bar=False, log_output=False)
     finally:
         raw.unlink(missing_ok=True)
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    _hide_injected_parameters(target)
+    return seconds
+
+
+def _hide_injected_parameters(notebook: Path) -> None:
+    """Papermill's injected cell holds this machine's paths: keep it in the executed notebook
+    (a record of the run) but out of the rendered page."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, notebook)
 
 
 def build_book(out: str | Path = "_build", parameters: dict | None = None, chapters=CHAPTERS,

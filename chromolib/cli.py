@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -11,41 +10,18 @@ __all__ = ["main"]
 
 
 def _rotate(args) -> int:
-    from .data import list_images
-    from .orient import upright_file, write_atomic_image
-    from .progress import progress_bar
+    from .orient import rotate_folder
 
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    files = list_images(args.in_dir)
-    if not files:
-        print(f"error: no images (png, jpg, tif, bmp) in {args.in_dir}", file=sys.stderr)
-        return 2
-    failed = 0
-    rows = []
-    for f in progress_bar(files, not args.quiet and len(files) >= 20, desc="rotate"):
-        row = {"file": f.name, "angle": "", "error": ""}
-        try:
-            rotated, angle, _ = upright_file(f, method=args.method, step=args.step)
-            write_atomic_image(out / f.name, rotated)
-            row["angle"] = f"{angle:.3f}"
-        except Exception as exc:  # one bad file must not stop the batch
-            failed += 1
-            row["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            print(f"{f}: {row['error']}", file=sys.stderr)
-        rows.append(row)
-    with open(out / "rotation.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["file", "angle", "error"])
-        w.writeheader()
-        w.writerows(rows)
+    res = rotate_folder(args.in_dir, args.out_dir, method=args.method, step=args.step, progress=not args.quiet)
+    failed = int((res.error != "").sum())
     if not args.quiet:
-        print(f"{len(files) - failed} of {len(files)} images rotated to vertical ({args.method}); "
-              f"angles in {out / 'rotation.csv'} (degrees, counter-clockwise)")
+        print(f"{len(res) - failed} of {len(res)} images rotated to vertical ({args.method}); "
+              f"angles in {Path(args.out_dir) / 'rotation.csv'} (degrees, counter-clockwise)")
     return 1 if failed else 0
 
 
 def _dataset(args) -> int:
-    from .pipeline import prepare_dataset
+    from .polarity_set import prepare_dataset
 
     df = prepare_dataset(args.data, args.out_dir, n_cells=args.cells, seed=args.seed, method=args.method,
                          max_cells=args.max_cells, progress=not args.quiet)
@@ -56,7 +32,7 @@ def _dataset(args) -> int:
 
 
 def _train(args) -> int:
-    from .pipeline import train_run
+    from .runs import train_run
     from .training import PROFILES
 
     cfg = PROFILES[args.profile].with_(arch=args.arch, weights=args.weights, image_size=args.size,
@@ -69,7 +45,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .pipeline import evaluate_run
+    from .runs import evaluate_run
 
     run = evaluate_run(args.run_dir, args.dataset)
     _print_metrics(run.metrics)
@@ -104,7 +80,7 @@ def _bench(args) -> int:
     import pandas as pd
 
     from .bench import ablation, compare_accuracy, profile_fast, run_bench
-    from .pipeline import load_split, prepare_dataset
+    from .polarity_set import load_split, prepare_dataset
     from .repro import device as pick_device
     from .repro import environment
     from .training import PROFILES
@@ -165,6 +141,12 @@ def _bench(args) -> int:
     return 0
 
 
+def _data_get(args) -> int:
+    from .download import main_get
+
+    return main_get(args.name, args.to, args.quiet)
+
+
 def _print_metrics(m: dict) -> None:
     from .evaluation import comparison_table
 
@@ -178,6 +160,7 @@ def _print_metrics(m: dict) -> None:
 METHOD_CHOICES = ("sweep", "hull", "moments")          # chromolib.rotation.METHODS
 PROFILE_CHOICES = ("quick", "robust", "paper", "tiny")  # chromolib.training.PROFILES
 COMPILE_CHOICES = ("none", "default", "reduce-overhead", "max-autotune")  # chromolib.training.COMPILE_MODES
+DATA_SETS = ("pki3-gband", "bioimlab-qband", "bioimlab-spreads")       # chromolib.download.SETS
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -283,6 +266,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     b.add_argument("--json", help="also write the figures to this JSON file")
     b.set_defaults(func=_bench)
+
+    g = sub.add_parser("data", help="public data sets: `chromolib data get NAME` downloads, checks and converts one",
+                       description="Public chromosome data, fetched once into a checked cache.")
+    gsub = g.add_subparsers(dest="action", required=True)
+    gg = gsub.add_parser("get", help="download, verify and convert a public data set (a second call does nothing)",
+                         description="Download NAME from its public source (cached, resumable), verify its digest, "
+                                     "and convert it to the layout chromolib reads (labels.csv + 8-bit PNG). The "
+                                     "cache is $CHROMOLIB_DATA, else the user cache folder; --to puts the set "
+                                     "elsewhere. Offline or on a digest mismatch: what to download and where to "
+                                     "put it, exit code 2.")
+    gg.add_argument("name", choices=DATA_SETS)
+    gg.add_argument("--to", help="folder for the converted set (default: the cache)")
+    gg.add_argument("--quiet", action="store_true", help="print only the folder")
+    gg.set_defaults(func=_data_get)
 
     e = sub.add_parser("evaluate", help="confusion matrix and accuracy of a trained run on its test split")
     e.add_argument("run_dir")

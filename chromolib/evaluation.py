@@ -1,16 +1,26 @@
-"""Evaluation: confusion matrix with "up" as the positive class, accuracy with its 95 %
-interval, and the comparison with the patent's published result (METHOD.md section 5)."""
+"""Evaluation: polarity metrics (confusion matrix with "up" as the positive class, accuracy
+with its 95 % interval, the comparison with the patent's published result, the McNemar test),
+the review threshold, and the rotation errors of each method on chromosomes at known angles.
+"""
 from __future__ import annotations
 
 import math
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .dataset import DOWN, UP
+from .images import canonical_gray
+from .karyotype import karyotype_order
+from .polarity_set import DOWN, UP
+from .progress import progress_bar
+from .rotation import METHODS, angle_error, find_angle, foreground_mask, largest_component, rotate_to_angle
+from .specimens import KaryogramSpecimens
 
-__all__ = ["KARYOTYPE", "karyotype_order", "error_rate_by_type", "PATENT", "confusion", "wilson_interval", "polarity_metrics", "comparison_table",
-           "mcnemar"]
+__all__ = ["PATENT", "confusion", "wilson_interval", "polarity_metrics", "comparison_table", "error_rate_by_type",
+           "mcnemar", "confidence", "choose_threshold", "rotation_errors", "rotation_consistency",
+           "summarise_rotation", "method_agreement"]
 
 #: The patent's test-set result (1347 chromosomes, "up" positive).
 PATENT = {"TP": 686, "FP": 17, "TN": 612, "FN": 32}
@@ -51,7 +61,7 @@ def polarity_metrics(counts: dict) -> dict:
 
 def comparison_table(runs: dict[str, dict]) -> pd.DataFrame:
     """The patent's row beside one row per run (``name -> counts or metrics``); a ``setup``
-    column when the runs carry one (``pipeline.reference_runs`` adds it)."""
+    column when the runs carry one (``runs.reference_runs`` adds it)."""
     rows = {"patent (private data, ResNet101)": polarity_metrics(PATENT)}
     rows.update({name: polarity_metrics(m) for name, m in runs.items()})
     df = pd.DataFrame(rows).T
@@ -63,16 +73,6 @@ def comparison_table(runs: dict[str, dict]) -> pd.DataFrame:
         df["setup"] = ["ResNet101, 224 px, 100 ep"] + [m.get("setup", "") for m in runs.values()]
         columns = ["setup", *columns]
     return df[columns]
-
-
-#: Chromosome types in karyogram order.
-KARYOTYPE = (*map(str, range(1, 23)), "X", "Y")
-
-
-def karyotype_order(types) -> list[str]:
-    """The given chromosome types (strings), in karyogram order; unknown ones last."""
-    present = {str(t) for t in types}
-    return [t for t in KARYOTYPE if t in present] + sorted(present - set(KARYOTYPE))
 
 
 def error_rate_by_type(predictions: pd.DataFrame) -> pd.Series:
@@ -94,3 +94,109 @@ def mcnemar(correct_a, correct_b) -> dict:
     n, k = only_a + only_b, min(only_a, only_b)
     p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
     return {"only_a_right": only_a, "only_b_right": only_b, "p_value": p}
+
+
+def confidence(prob_up) -> np.ndarray:
+    """The network's confidence in its answer, max(p, 1 - p), for P(up) = p."""
+    p = np.asarray(prob_up, dtype=float)
+    return np.maximum(p, 1 - p)
+
+
+def choose_threshold(predictions: pd.DataFrame, target_error: float = 0.005, seed: int = 0) -> dict:
+    """Pick the review threshold on half of the held-out cells, report it on the other half.
+
+    ``predictions``: columns ``cell``, ``label``, ``prob_up`` (the probabilities ``orient``
+    applies the threshold to). The threshold is the lowest confidence at which the chromosomes
+    kept (not flagged) of the choosing half have at most ``target_error`` errors. Also returns
+    the accuracy-against-flagged-fraction curve of the reporting half.
+    """
+    df = predictions.copy()
+    df["confidence"] = confidence(df.prob_up)
+    df["wrong"] = (df.prob_up >= 0.5).astype(int) != df.label
+    cells = np.array(sorted(df.cell.astype(str).unique()))
+    np.random.default_rng(seed).shuffle(cells)
+    choose = df.cell.astype(str).isin(set(cells[: len(cells) // 2]))
+    a, b = df[choose], df[~choose]
+    threshold = 0.5
+    for t in np.unique(np.concatenate([[0.5], a.confidence.to_numpy()])):
+        kept = a[a.confidence >= t]
+        if len(kept) and kept.wrong.mean() <= target_error:
+            threshold = float(t)
+            break
+    curve = []
+    for t in np.linspace(0.5, 1.0, 51):
+        kept = b[b.confidence >= t]
+        curve.append({"threshold": round(float(t), 3), "flagged_fraction": 1 - len(kept) / max(len(b), 1),
+                      "accuracy_kept": 1 - kept.wrong.mean() if len(kept) else float("nan")})
+    kept = b[b.confidence >= threshold]
+    return {"threshold": threshold, "target_error": target_error, "n_choose": int(len(a)), "n_report": int(len(b)),
+            "report_flagged_fraction": 1 - len(kept) / max(len(b), 1),
+            "report_accuracy_kept": float(1 - kept.wrong.mean()) if len(kept) else float("nan"),
+            "report_accuracy_all": float(1 - b.wrong.mean()) if len(b) else float("nan"), "curve": curve}
+
+
+def _timed_angle(mask: np.ndarray, method: str) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    angle = find_angle(mask, method)
+    return angle, (time.perf_counter() - t0) * 1e3
+
+
+def rotation_errors(specimens, methods=METHODS, progress: bool = False) -> pd.DataFrame:
+    """Angle error and time of each rotation method on chromosomes at known angles.
+
+    One row per (chromosome, method): source, chromosome, bent, method, angle (applied,
+    degrees counter-clockwise), error (degrees from vertical), ms (time to find the angle from
+    the mask, mask extraction excluded so methods are compared on the same input).
+    """
+    rows = []
+    for sp in progress_bar(specimens, progress, desc="rotation methods"):
+        mask, _ = largest_component(foreground_mask(canonical_gray(sp.image), "white"))
+        for m in methods:
+            applied, ms = _timed_angle(mask, m)
+            rows.append(dict(source=sp.source, chromosome=sp.chromosome, bent=sp.bent, method=m,
+                             angle=applied, error=angle_error(sp.angle, applied), ms=ms))
+    return pd.DataFrame(rows)
+
+
+def rotation_consistency(root: str | Path, seed: int = 0, max_cells: int | None = None,
+                         methods=METHODS) -> pd.DataFrame:
+    """Rotation on crops whose true angle is unknown (e.g. Q-band crops at metaphase angles):
+    find theta1 on the crop, rotate it by a known random alpha, find theta2; a consistent
+    method has theta2 = theta1 - alpha (mod 180). ``error`` is the departure from that.
+
+    Each crop of ``root`` is taken as it is (``KaryogramSpecimens(..., rotate=False)``)."""
+    crops = KaryogramSpecimens(root, seed=seed, max_cells=max_cells, rotate=False)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for sp in crops:
+        alpha = float(rng.uniform(0, 360))
+        m1, _ = largest_component(foreground_mask(sp.image, "white"))
+        m2, _ = largest_component(foreground_mask(rotate_to_angle(sp.image, alpha), "white"))
+        if not m1.any() or not m2.any():
+            continue
+        for m in methods:
+            theta1, ms = _timed_angle(m1, m)
+            theta2 = find_angle(m2, m)
+            rows.append(dict(source=sp.source, chromosome=sp.chromosome, bent=None, method=m, angle=theta2,
+                             error=angle_error(alpha, theta2 - theta1), ms=ms))
+    return pd.DataFrame(rows)
+
+
+def method_agreement(errors: pd.DataFrame, a: str = "sweep", b: str = "hull", within: float = 1.0) -> float:
+    """Share of chromosomes on which methods ``a`` and ``b`` choose angles within ``within``
+    degrees of each other (angles compared modulo 180)."""
+    wide = errors.pivot_table(index="source", columns="method", values="angle")
+    d = (wide[a] - wide[b]) % 180
+    return float((np.minimum(d, 180 - d) <= within).mean())
+
+
+def summarise_rotation(errors: pd.DataFrame, within: float = 1.5) -> pd.DataFrame:
+    """Per method: median and 95th-percentile error, share within ``within`` degrees, ms per chromosome."""
+    g = errors.groupby("method", sort=False)
+    return pd.DataFrame({
+        "n": g.size(),
+        "median error (deg)": g.error.median().round(3),
+        "95th pct error (deg)": g.error.quantile(0.95).round(3),
+        f"within {within} deg (%)": (100 * g.error.apply(lambda e: (e <= within).mean())).round(1),
+        "ms per chromosome": g.ms.mean().round(3),
+    })

@@ -1,4 +1,4 @@
-"""Rotation to vertical by minimum projection distance (formula I of METHOD.md).
+"""Rotation to vertical by minimum projection distance (formula I, the book's introduction).
 
 Conventions used throughout chromolib:
 
@@ -24,12 +24,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .images import background_is_white, to_gray
+
 __all__ = [
-    "to_gray",
-    "background_is_white",
     "background_fill",
     "foreground_mask",
     "largest_component",
+    "chromosome_mask",
     "projection_distance",
     "SweepResult",
     "sweep_angle",
@@ -40,57 +41,12 @@ __all__ = [
     "crop_to_foreground",
     "rotate_and_crop",
     "upright",
+    "rotate_to_angle",
     "METHODS",
     "angle_error",
 ]
 
 METHODS = ("sweep", "hull", "moments")
-
-
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """Return a 2-D uint8 gray image from gray/BGR/BGRA, 8- or 16-bit, or float input.
-
-    16-bit and float images are scaled by their own range so that faint 16-bit scans are not
-    lost; BGRA is composited on white.
-    """
-    img = np.asarray(image)
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
-    if img.ndim == 3:
-        if img.shape[2] == 4:
-            if img.dtype == np.uint16:
-                top = 65535.0
-            elif np.issubdtype(img.dtype, np.floating):
-                top = 1.0 if float(img.max()) <= 1.0 else 255.0
-            else:
-                top = 255.0
-            alpha = img[:, :, 3:4].astype(np.float64) / top
-            rgb = img[:, :, :3].astype(np.float64) * alpha + top * (1 - alpha)
-            img = rgb.astype(img.dtype)
-        elif img.shape[2] != 3:
-            raise ValueError(f"expected 1, 3 or 4 channels, got shape {img.shape}")
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    if img.ndim != 2:
-        raise ValueError(f"expected a 2-D or 3-D image, got shape {img.shape}")
-    if img.dtype == np.uint8:
-        return img
-    if img.dtype == bool:
-        return np.where(img, 255, 0).astype(np.uint8)
-    f = img.astype(np.float64)
-    lo, hi = float(f.min()), float(f.max())
-    if img.dtype == np.uint16 and hi > 255:
-        # 16-bit: stretch the used range to 8 bits.
-        return np.clip((f - lo) * 255.0 / max(hi - lo, 1.0), 0, 255).astype(np.uint8)
-    if np.issubdtype(img.dtype, np.floating) and hi <= 1.0:
-        f = f * 255.0
-    return np.clip(np.round(f), 0, 255).astype(np.uint8)
-
-
-def background_is_white(gray: np.ndarray) -> bool:
-    """True when the image border is brighter than the middle gray (dark-on-white input)."""
-    g = to_gray(gray)
-    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
-    return float(np.median(border)) >= 128.0
 
 
 def foreground_mask(image: np.ndarray, background: str = "auto") -> np.ndarray:
@@ -128,6 +84,30 @@ def largest_component(mask: np.ndarray) -> tuple[np.ndarray, int]:
         return m.astype(bool), n - 1
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     return labels == biggest, n - 1
+
+
+MIN_AREA, MIN_EXTENT = 40, 10  # pixels: below this a chromosome is too small to orient
+
+
+def chromosome_mask(image: np.ndarray) -> tuple[np.ndarray, str]:
+    """The chromosome's mask in a single-chromosome crop, and a note ("" or "3 objects: used
+    the largest").
+
+    Raises ValueError with a one-line reason for a blank image, no foreground, or a
+    chromosome too small to orient (under ``MIN_AREA`` pixels or ``MIN_EXTENT`` pixels long).
+    """
+    gray = to_gray(image)
+    if int(gray.max()) - int(gray.min()) < 8:
+        raise ValueError("blank image (no contrast)")
+    mask = foreground_mask(gray)
+    if not mask.any() or mask.mean() > 0.95:
+        raise ValueError("no foreground: cannot separate a chromosome from the background")
+    mask, n = largest_component(mask)
+    note = f"{n} objects: used the largest" if n > 1 else ""
+    ys, xs = np.nonzero(mask)
+    if ys.size < MIN_AREA or max(np.ptp(ys), np.ptp(xs)) + 1 < MIN_EXTENT:
+        raise ValueError(f"too small to orient ({np.ptp(xs) + 1} x {np.ptp(ys) + 1} px, {ys.size} px of chromosome)")
+    return mask, note
 
 
 def _rotation_matrix(shape: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[int, int]]:
@@ -323,3 +303,9 @@ def angle_error(true_angle: float, applied_angle: float) -> float:
     counter-clockwise by ``true_angle`` from vertical and then by ``applied_angle``."""
     d = (true_angle + applied_angle) % 180.0
     return float(min(d, 180.0 - d))
+
+
+def rotate_to_angle(gray: np.ndarray, angle: float, margin: int = 2) -> np.ndarray:
+    """Rotate a dark-on-white crop counter-clockwise by ``angle`` (white fill) and crop it tight:
+    a segmented chromosome as it would lie in a metaphase."""
+    return rotate_and_crop(gray, foreground_mask(gray, "white"), angle, fill=255, margin=margin)

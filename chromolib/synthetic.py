@@ -30,8 +30,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .karyotype import CENTROMERE_INDEX, RELATIVE_LENGTH, TYPES
+
 __all__ = [
-    "CHROMOSOMES",
     "SyntheticChromosome",
     "render_chromosome",
     "upright",
@@ -39,35 +40,6 @@ __all__ = [
     "make_dataset",
 ]
 
-# (relative length = % of the haploid autosomal length, centromere index = p / (p + q)),
-# textbook (ISCN-like) values.
-CHROMOSOMES: dict[str, tuple[float, float]] = {
-    "1": (8.44, 0.48),
-    "2": (8.02, 0.39),
-    "3": (6.83, 0.47),
-    "4": (6.29, 0.28),
-    "5": (6.08, 0.27),
-    "6": (5.90, 0.39),
-    "7": (5.36, 0.39),
-    "8": (4.93, 0.34),
-    "9": (4.80, 0.35),
-    "10": (4.59, 0.33),
-    "11": (4.61, 0.40),
-    "12": (4.66, 0.30),
-    "13": (3.74, 0.17),
-    "14": (3.56, 0.19),
-    "15": (3.46, 0.20),
-    "16": (3.36, 0.41),
-    "17": (3.25, 0.34),
-    "18": (2.93, 0.31),
-    "19": (2.67, 0.47),
-    "20": (2.56, 0.45),
-    "21": (1.90, 0.27),
-    "22": (2.04, 0.30),
-    "X": (5.12, 0.40),
-    "Y": (1.90, 0.29),
-}
-_TYPES = list(CHROMOSOMES)
 
 # --- size model (output pixels at scale 1) -------------------------------------------
 _LEN_PER_UNIT = 12.0  # px per % of haploid length
@@ -123,8 +95,8 @@ def _band_pattern(chromosome: str) -> tuple[np.ndarray, np.ndarray]:
     """
     if chromosome in _PATTERN_CACHE:
         return _PATTERN_CACHE[chromosome]
-    rel, ci = CHROMOSOMES[chromosome]
-    rng = np.random.default_rng(7919 + 31 * _TYPES.index(chromosome))
+    rel, ci = RELATIVE_LENGTH[chromosome], CENTROMERE_INDEX[chromosome]
+    rng = np.random.default_rng(7919 + 31 * TYPES.index(chromosome))
     total = _LEN_PER_UNIT * rel + _LEN_OFFSET
     pw, pd = _arm_bands(rng, total * ci)
     qw, qd = _arm_bands(rng, total * (1.0 - ci))
@@ -427,9 +399,9 @@ def _render(
     cell: str,
     copy: int,
 ) -> SyntheticChromosome:
-    if chromosome not in CHROMOSOMES:
+    if chromosome not in TYPES:
         raise ValueError(f"unknown chromosome {chromosome!r}")
-    rel, ci = CHROMOSOMES[chromosome]
+    rel, ci = RELATIVE_LENGTH[chromosome], CENTROMERE_INDEX[chromosome]
     # Draw every random quantity in a fixed order, whatever is overridden, so that the
     # same rng state gives the same chromosome for any explicit angle / bend / noise.
     r_angle = float(rng.uniform(0.0, 360.0))
@@ -547,7 +519,7 @@ def make_cell(
         is_male = bool(male)
     style = _random_style(rng)
     out: list[SyntheticChromosome] = []
-    for name in [str(i) for i in range(1, 23)]:
+    for name in TYPES[:22]:
         for copy in (0, 1):
             out.append(_render(name, rng, style, angle=None, bend=None, scale=scale, noise=None,
                                blur=None, cell=cell, copy=copy))

@@ -1,4 +1,4 @@
-"""Training the polarity classifier (formulas IV and V of METHOD.md).
+"""Training the polarity classifier (formulas IV and V, the book's introduction).
 
 Cross-entropy on the softmax of two outputs, SGD with momentum 0.9 and weight decay 5e-4,
 learning rate 0.01 divided by 10 at 60 % and 90 % of the epochs (epochs 60 and 90 of 100),
@@ -19,10 +19,10 @@ import torch
 from torch import nn
 from .progress import progress_bar, tqdm
 
-from .dataset import PolarityTensors
+from .polarity_set import PolarityTensors
 from .repro import device as pick_device
 
-__all__ = ["TrainConfig", "PROFILES", "COMPILE_MODES", "lr_milestones", "make_optimizer", "autocast",
+__all__ = ["TrainConfig", "PROFILES", "COMPILE_MODES", "lr_milestones", "config_table", "make_optimizer", "autocast",
            "memory_format", "prepare_for_device", "train_step", "train", "predict"]
 
 #: ``TrainConfig.compile``: off, or a ``torch.compile`` mode ("reduce-overhead" adds CUDA graphs).
@@ -68,6 +68,25 @@ PROFILES = {
 def lr_milestones(epochs: int, fractions=(0.6, 0.9)) -> list[int]:
     """Epochs after which the learning rate drops: [60, 90] for 100 epochs."""
     return sorted({max(1, int(round(f * epochs))) for f in fractions if round(f * epochs) < epochs})
+
+
+def config_table(cfg: TrainConfig, model: nn.Module) -> pd.DataFrame:
+    """The run's configuration for a reader: one row per setting, its value as text."""
+    head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    rows = {
+        "network": f"{cfg.arch}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters",
+        "last layer": f"{head.in_features} x {head.out_features} fully connected",
+        "initial weights": cfg.weights or "random",
+        "input": f"{cfg.image_size} x {cfg.image_size} px",
+        "epochs, batch": f"{cfg.epochs}, {cfg.batch_size}",
+        "optimiser": f"SGD, momentum {cfg.momentum}, weight decay {cfg.weight_decay:g}",
+        "learning rate": f"{cfg.lr:g}, x{cfg.gamma:g} after epochs "
+                         f"{', '.join(map(str, lr_milestones(cfg.epochs, cfg.milestones))) or '(none)'}",
+        "augmentation": cfg.augment,
+        "precision, layout, compile": f"{cfg.precision}, {cfg.layout}, {cfg.compile}",
+        "seed, device": f"{cfg.seed}, {cfg.device}",
+    }
+    return pd.DataFrame({"value": rows}).rename_axis("setting")
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig):

@@ -29,17 +29,17 @@ n_rotation = 460   # chromosomes in the method comparison
 seed = 0
 
 # %% tags=["remove-cell"]
-import itertools
+from itertools import islice
+from pathlib import Path
 
-import numpy as np
-from myst_nb import glue
 
-from chromolib import data as cdata
 from chromolib import plots
-from chromolib.dataset import canonical_gray
-from chromolib.evaluation import karyotype_order
-from chromolib.pipeline import LONG_TYPES, method_agreement, rotation_errors, summarise_rotation
+from chromolib.book import glue
+from chromolib.evaluation import method_agreement, rotation_errors, summarise_rotation
+from chromolib.images import canonical_gray, read_image
+from chromolib.karyotype import LONG_TYPES, karyotype_order
 from chromolib.rotation import foreground_mask, largest_component, sweep_angle, upright
+from chromolib.specimens import read_labels, specimens_from
 
 # %% [markdown]
 # ## Chromosomes at their metaphase angles
@@ -49,13 +49,11 @@ from chromolib.rotation import foreground_mask, largest_component, sweep_angle, 
 
 # %%
 def specimens(n):
-    if data:
-        return list(itertools.islice(cdata.karyogram_specimens(data, seed=seed), n))
-    cells = max(1, int(np.ceil(n / 46)))
-    return cdata.synthetic_specimens(cells, seed=seed)[:n]
+    """The first ``n`` chromosomes of the data (46 per synthetic cell)."""
+    return list(islice(specimens_from(data, n_cells=-(-n // 46), seed=seed), n))
 
 
-examples = specimens(n_examples * 7)[::7][:n_examples]
+examples = specimens(n_examples * 7)[::7]
 fig = plots.gallery([s.image for s in examples], [f"chr{s.chromosome}, {s.angle:.0f}°" for s in examples],
                     ncols=n_examples)
 
@@ -96,24 +94,23 @@ straight = errors[errors.bent != True]  # noqa: E712  (None for real data: all c
 summary = summarise_rotation(straight)
 summary
 
-# %%
-speedup = summary.loc["sweep", "ms per chromosome"] / summary.loc["hull", "ms per chromosome"]
+# %% tags=["remove-cell"]
 summary_long = summarise_rotation(straight[straight.chromosome.isin(LONG_TYPES)])
-glue("n_rot", len(straight) // 3, display=False)
-glue("sweep_within_long", f"{summary_long.loc['sweep', 'within 1.5 deg (%)']:.1f}", display=False)
-glue("sweep_within", f"{summary.loc['sweep', 'within 1.5 deg (%)']:.1f}", display=False)
-glue("sweep_median", f"{summary.loc['sweep', 'median error (deg)']:.2f}", display=False)
-glue("agree", f"{100 * method_agreement(errors):.1f}", display=False)
-glue("speedup", f"{speedup:.0f}", display=False)
-glue("sweep_ms", f"{summary.loc['sweep', 'ms per chromosome']:.1f}", display=False)
-glue("hull_ms", f"{summary.loc['hull', 'ms per chromosome']:.2f}", display=False)
+glue("n_rot", len(straight) // 3)
+glue("sweep_within_long", summary_long.loc["sweep", "within 1.5 deg (%)"])
+glue("sweep_within", summary.loc["sweep", "within 1.5 deg (%)"])
+glue("sweep_median", summary.loc["sweep", "median error (deg)"])
+glue("agree", 100 * method_agreement(errors))
+glue("speedup", summary.loc["sweep", "ms per chromosome"] / summary.loc["hull", "ms per chromosome"])
+glue("sweep_ms", summary.loc["sweep", "ms per chromosome"])
+glue("hull_ms", summary.loc["hull", "ms per chromosome"])
 
 # %% [markdown]
-# On {glue:text}`n_rot` straight chromosomes the sweep brings {glue:text}`sweep_within` % within
-# 1.5 degrees of vertical (median error {glue:text}`sweep_median` degrees); of the long ones
-# (chromosomes 1-12 and X) {glue:text}`sweep_within_long` %. The hull method
-# agrees with the sweep within 1 degree on {glue:text}`agree` % of all chromosomes and needs
-# {glue:text}`hull_ms` ms instead of {glue:text}`sweep_ms` ms, about {glue:text}`speedup` times
+# On {glue:text}`n_rot` straight chromosomes the sweep brings {glue:text}`sweep_within:.1f` % within
+# 1.5 degrees of vertical (median error {glue:text}`sweep_median:.2f` degrees); of the long ones
+# (chromosomes 1-12 and X) {glue:text}`sweep_within_long:.1f` %. The hull method
+# agrees with the sweep within 1 degree on {glue:text}`agree:.1f` % of all chromosomes and needs
+# {glue:text}`hull_ms:.2f` ms instead of {glue:text}`sweep_ms:.1f` ms, about {glue:text}`speedup:.0f` times
 # faster. The cumulative error curves below include the bent chromosomes too: bending is where
 # "the axis" stops being a single direction.
 
@@ -147,13 +144,8 @@ ax.grid(alpha=0.3)
 
 # %%
 if qband:
-    from pathlib import Path
-    import pandas as pd
-    import cv2
-
-    labels = pd.read_csv(Path(qband) / "labels.csv", dtype=str)
-    rows = labels.sample(n_examples, random_state=seed)
-    before = [cv2.imread(str(Path(qband) / f), cv2.IMREAD_GRAYSCALE) for f in rows.file]
+    rows = read_labels(qband).sample(n_examples, random_state=seed)
+    before = [read_image(Path(qband) / f) for f in rows.file]
     turned = [upright(b, method="hull")[0] for b in before]
     fig = plots.gallery(before + turned, [f"chr{c}" for c in rows.chromosome] + ["upright"] * n_examples,
                         ncols=n_examples)

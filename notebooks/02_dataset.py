@@ -38,11 +38,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from myst_nb import glue
 
 from chromolib import plots
-from chromolib.dataset import LABELS, PolarityTensors, load_images, normalisation_stats
-from chromolib.pipeline import prepare_dataset
+from chromolib.book import glue
+from chromolib.polarity_set import LABELS, PolarityTensors, load_images, normalisation_stats, prepare_dataset
 from chromolib.training import PROFILES
 
 size = image_size or PROFILES[profile].image_size
@@ -79,16 +78,18 @@ counts
 fig, ax = plt.subplots(figsize=(5, 3))
 counts[["up", "down"]].plot.bar(ax=ax, rot=0)
 ax.set(ylabel="chromosomes", title="labels per split")
+
+# %% tags=["remove-cell"]
 cells_overlap = set(manifest.cell[manifest.split == "train"]) & set(manifest.cell[manifest.split == "test"])
 assert not cells_overlap, "a cell on both sides of the split"
-glue("n_total", len(manifest), display=False)
-glue("n_train", int(counts.loc["train", "total"]), display=False)
-glue("n_test", int(counts.loc["test", "total"]), display=False)
-glue("up_share", f"{100 * manifest.label.mean():.1f}", display=False)
+glue("n_total", len(manifest))
+glue("n_train", int(counts.loc["train", "total"]))
+glue("n_test", int(counts.loc["test", "total"]))
+glue("up_share", 100 * manifest.label.mean())
 
 # %% [markdown]
-# {glue:text}`n_total` chromosomes, {glue:text}`up_share` % of them "up"; {glue:text}`n_train` for
-# training and {glue:text}`n_test` held out, and no cell on both sides.
+# {glue:text}`n_total:,` chromosomes, {glue:text}`up_share:.1f` % of them "up"; {glue:text}`n_train:,` for
+# training and {glue:text}`n_test:,` held out, and no cell on both sides.
 #
 # ## Normalisation statistics
 # Images are padded to a square with white (keeping their shape) and resized; the mean $m$ and
@@ -98,13 +99,15 @@ glue("up_share", f"{100 * manifest.label.mean():.1f}", display=False)
 # %%
 train_images = load_images(root, manifest.file[manifest.split == "train"], size)
 mean, std = normalisation_stats(train_images)
-glue("mean", f"{mean:.3f}", display=False)
-glue("std", f"{std:.3f}", display=False)
-glue("size", size, display=False)
+
+# %% tags=["remove-cell"]
+glue("mean", mean)
+glue("std", std)
+glue("size", size)
 
 # %% [markdown]
-# At {glue:text}`size` px this training split has $m$ = {glue:text}`mean` and
-# $\delta$ = {glue:text}`std`.
+# At {glue:text}`size` px this training split has $m$ = {glue:text}`mean:.3f` and
+# $\delta$ = {glue:text}`std:.3f`.
 #
 # ## Augmentation
 # The only augmentation of the method is a horizontal flip with probability 0.5: a mirrored
@@ -115,8 +118,5 @@ glue("size", size, display=False)
 import torch
 
 ds = PolarityTensors(train_images[:n_examples], np.zeros(n_examples), mean, std, train=True)
-views = []
-for epoch in range(2):
-    x, _ = ds.batch(torch.arange(n_examples), generator=torch.Generator().manual_seed(epoch))
-    views += [((v[0].numpy() * std + mean) * 255).clip(0, 255).astype(np.uint8) for v in x]
+views = [v for epoch in range(2) for v in ds.views(range(n_examples), torch.Generator().manual_seed(epoch))]
 fig = plots.gallery(views, [f"epoch {e + 1}" for e in range(2) for _ in range(n_examples)], ncols=n_examples)

@@ -48,13 +48,13 @@ workdir = "../runs/quick"
 # %% tags=["remove-cell"]
 from pathlib import Path
 
-import pandas as pd
-from myst_nb import glue
 
 from chromolib import plots
+from chromolib.book import glue
 from chromolib.model import build_model
-from chromolib.pipeline import prepare_dataset, train_run
-from chromolib.training import PROFILES, lr_milestones
+from chromolib.polarity_set import prepare_dataset
+from chromolib.runs import train_run
+from chromolib.training import PROFILES, config_table
 
 cfg = PROFILES[profile].with_(arch=arch or None, weights=weights or None, image_size=image_size or None,
                               epochs=epochs or None, batch_size=batch_size or None, seed=seed,
@@ -67,10 +67,7 @@ run_dir = Path(workdir) / "run"
 
 # %%
 prepare_dataset(data, root, n_cells=n_cells, seed=seed, method=method, max_cells=max_cells or None)
-model = build_model(cfg.arch, cfg.weights)
-n_params = sum(p.numel() for p in model.parameters())
-pd.Series({**{k: v for k, v in vars(cfg).items()}, "lr drops after epochs": lr_milestones(cfg.epochs),
-           "parameters": f"{n_params / 1e6:.1f} M", "head": str(model.fc if hasattr(model, "fc") else "")})
+config_table(cfg, build_model(cfg.arch, cfg.weights))
 
 # %% [markdown]
 # ## Training
@@ -84,24 +81,24 @@ run = train_run(root, cfg, run_dir, resume=resume)
 # %%
 fig = plots.training_curves(run.history)
 
-# %%
+# %% tags=["remove-cell"]
 h = run.history
-glue("arch", cfg.arch, display=False)
-glue("size", cfg.image_size, display=False)
-glue("epochs", cfg.epochs, display=False)
-glue("loss_first", f"{h.train_loss.iloc[0]:.3f}", display=False)
-glue("loss_last", f"{h.train_loss.iloc[-1]:.3f}", display=False)
-glue("acc_last", f"{100 * run.metrics['accuracy']:.2f}", display=False)
-glue("train_s", f"{h.seconds.sum():.0f}", display=False)
-glue("steps_s", f"{h.train_seconds.sum():.0f}", display=False)
-glue("images_per_s", f"{run.metrics['train_images_per_s']:.0f}", display=False)
-glue("device", run.metrics["environment"]["device"], display=False)
+glue("arch", cfg.arch)
+glue("size", cfg.image_size)
+glue("epochs", cfg.epochs)
+glue("loss_first", h.train_loss.iloc[0])
+glue("loss_last", h.train_loss.iloc[-1])
+glue("acc_last", 100 * run.metrics["accuracy"])
+glue("train_s", h.seconds.sum())
+glue("steps_s", h.train_seconds.sum())
+glue("images_per_s", run.metrics["train_images_per_s"])
+glue("device", run.metrics["environment"].get("gpu") or run.metrics["environment"]["device"].upper())
 
 # %% [markdown]
 # The {glue:text}`arch` at {glue:text}`size` px trained for {glue:text}`epochs` epochs in
-# {glue:text}`train_s` s on `{glue:text}`device`` ({glue:text}`steps_s` s of it in the training
-# steps, {glue:text}`images_per_s` images/s, the rest scoring the held-out cells after every
+# {glue:text}`train_s:.0f` s on the {glue:text}`device` ({glue:text}`steps_s:.0f` s of it in the training
+# steps, {glue:text}`images_per_s:.0f` images/s, the rest scoring the held-out cells after every
 # epoch); the training loss went from
-# {glue:text}`loss_first` to {glue:text}`loss_last` (the source reports 0.448 to 0.001 over
-# 100 epochs), and the held-out accuracy at the end is {glue:text}`acc_last` %. Chapter 4
+# {glue:text}`loss_first:.3f` to {glue:text}`loss_last:.3f` (the source reports 0.448 to 0.001 over
+# 100 epochs), and the held-out accuracy at the end is {glue:text}`acc_last:.2f` %. Chapter 4
 # looks at those predictions in detail.

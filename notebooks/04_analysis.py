@@ -25,16 +25,15 @@ results = "../results"   # committed reference runs (one folder each with metric
 n_examples = 12
 
 # %% tags=["remove-cell"]
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-from myst_nb import glue
 
 from chromolib import plots
-from chromolib.dataset import load_images
+from chromolib.book import glue
 from chromolib.evaluation import PATENT, comparison_table, error_rate_by_type
-from chromolib.pipeline import load_run, reference_runs, run_setup
+from chromolib.polarity_set import load_images
+from chromolib.runs import load_run, reference_runs, run_setup
 
 run = load_run(Path(workdir) / "run")
 m = run.metrics
@@ -43,38 +42,38 @@ m = run.metrics
 # ## Confusion matrix
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
-plots.confusion_heatmap(m, ax=axes[0], title=f"this run ({run.config['arch']}, {run.config['image_size']} px)")
-plots.confusion_heatmap(PATENT, ax=axes[1], title="patent (ResNet101, private data)")
-fig.tight_layout()
-lo, hi = m["accuracy_ci95"]
-glue("acc", f"{100 * m['accuracy']:.2f}", display=False)
-glue("lo", f"{100 * lo:.2f}", display=False)
-glue("hi", f"{100 * hi:.2f}", display=False)
-glue("n", m["n"], display=False)
-glue("errors", m["FP"] + m["FN"], display=False)
+fig = plots.confusion_grid({f"this run ({run.config['arch']}, {run.config['image_size']} px)": m,
+                            "patent (ResNet101, private data)": PATENT}, columns=2)
+
+# %% tags=["remove-cell"]
+glue("acc", 100 * m["accuracy"])
+glue("lo", 100 * m["accuracy_ci95"][0])
+glue("hi", 100 * m["accuracy_ci95"][1])
+glue("n", m["n"])
+glue("errors", m["FP"] + m["FN"])
 
 # %% [markdown]
-# {glue:text}`errors` of {glue:text}`n` held-out chromosomes are wrong: accuracy
-# {glue:text}`acc` % (95 % Wilson interval {glue:text}`lo`-{glue:text}`hi` %).
+# {glue:text}`errors` of {glue:text}`n:,` held-out chromosomes are wrong: accuracy
+# {glue:text}`acc:.2f` % (95 % Wilson interval {glue:text}`lo:.2f`-{glue:text}`hi:.2f` %).
 #
 # ## Beside the published result
 # The patent's 96.36 % is on 1,347 private clinical chromosomes; synthetic chromosomes are
 # easier or harder in other ways, so the comparison is about the pipeline, not the data.
 # Runs on real Pki-3 chromosomes committed under `results/` appear as extra rows, each labelled
 # with its network, input size, epochs and device (`results/README.md` has the command behind
-# each). The `pki3-98-*` runs use 98 cells ({glue:text}`n98_all` chromosomes,
-# {glue:text}`n98_test` of them held out), the
+# each). The `pki3-98-*` runs use 98 cells ({glue:text}`n98_all:,` chromosomes,
+# {glue:text}`n98_test:,` of them held out), the
 # same amount of data as the patent. So far they come from a CPU; the paper profile on a GPU
 # is still to run (`benchmarks/gpu/README.md`).
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 refs = reference_runs(results) if results else {}
-runs = {"this run": {**m, "setup": run_setup(run.config, m)}, **refs}
-p98 = [rm for name, rm in refs.items() if name.startswith("pki3-98-")]
-glue("n98_all", f"{p98[0]['normalisation']['n_train'] + p98[0]['n']:,}" if p98 else "no", display=False)
-glue("n98_test", f"{p98[0]['n']:,}" if p98 else "none", display=False)
-comparison_table(runs)
+p98 = refs["pki3-98-quick"]
+glue("n98_all", p98["normalisation"]["n_train"] + p98["n"])
+glue("n98_test", p98["n"])
+
+# %% tags=["hide-input"]
+comparison_table({"this run": {**m, "setup": run_setup(run.config, m)}, **refs})
 
 # %% tags=["hide-input"]
 if refs:
@@ -95,24 +94,25 @@ leg = ax.legend()
 # %% [markdown]
 # ## How many must a person still check?
 # `chromolib orient` flags a chromosome `needs_review` when the network's confidence
-# $\max(p, 1 - p)$ (averaged with a mirrored view) is below a threshold. The threshold is chosen
+# $\max(p, 1 - p)$ is below a threshold. The threshold is chosen
 # on half of the held-out cells (the lowest confidence at which at most
-# {glue:text}`target_error` % of the kept chromosomes are wrong); the curve below is measured
+# {glue:text}`target_error:.1f` % of the kept chromosomes are wrong); the curve below is measured
 # on the other half.
 
 # %% tags=["hide-input"]
-review = json.loads((Path(workdir) / "run" / "review.json").read_text())
-ax = plots.review_curve(review)
-glue("target_error", f"{100 * review['target_error']:.1f}", display=False)
-glue("threshold", f"{review['threshold']:.3f}", display=False)
-glue("flagged", f"{100 * review['report_flagged_fraction']:.1f}", display=False)
-glue("acc_kept", f"{100 * review['report_accuracy_kept']:.2f}", display=False)
-glue("acc_all", f"{100 * review['report_accuracy_all']:.2f}", display=False)
+ax = plots.review_curve(run.review)
+
+# %% tags=["remove-cell"]
+glue("target_error", 100 * run.review["target_error"])
+glue("threshold", run.review["threshold"])
+glue("flagged", 100 * run.review["report_flagged_fraction"])
+glue("acc_kept", 100 * run.review["report_accuracy_kept"])
+glue("acc_all", 100 * run.review["report_accuracy_all"])
 
 # %% [markdown]
-# At the chosen threshold ({glue:text}`threshold`) {glue:text}`flagged` % of the reporting
+# At the chosen threshold ({glue:text}`threshold:.3f`) {glue:text}`flagged:.1f` % of the reporting
 # half is flagged, and the accuracy of the chromosomes that are not flagged is
-# {glue:text}`acc_kept` % (all of them: {glue:text}`acc_all` %).
+# {glue:text}`acc_kept:.2f` % (all of them: {glue:text}`acc_all:.2f` %).
 
 # %% [markdown]
 # ## The misclassified chromosomes
@@ -137,8 +137,10 @@ else:
 # %% tags=["hide-input"]
 rate = error_rate_by_type(run.predictions)
 ax = plots.bar_by_type(rate, "error (%)")
+
+# %% tags=["remove-cell"]
 worst = rate.sort_values(ascending=False).head(3)
-glue("worst", ", ".join(f"{c} ({v:.1f} %)" for c, v in worst.items()), display=False)
+glue("worst", ", ".join(f"{c} ({v:.1f} %)" for c, v in worst.items()))
 
 # %% [markdown]
 # The highest error rates in this run: chromosomes {glue:text}`worst`.

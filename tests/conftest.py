@@ -1,17 +1,25 @@
-"""Shared small fixtures for the chromolib unit tests.
+"""Shared fixtures for the chromolib tests.
 
-Everything written goes under pytest's temporary folders, never into the repository.
+Everything written goes under pytest's temporary folders, never into the repository. The tiny
+data set and the tiny trained run are built ONCE per session, through the command line, and
+shared by every test that needs one (tests must not change them: copy first).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
 
-from chromolib.pipeline import LONG_TYPES
+from chromolib.karyotype import LONG_TYPES
 
 # The models in these tests are tiny (16-32 px inputs): one thread is faster than two and is
 # not slowed down by anything else running on the machine.
 torch.set_num_threads(1)
+
+#: what the session's tiny run is: `chromolib train DATASET RUN` with these options
+TINY_RUN_ARGS = ["--profile", "tiny", "--epochs", "2", "--seed", "0", "--device", "cpu"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,7 +40,7 @@ def long_types():
 @pytest.fixture(scope="session")
 def specimens_3cells():
     """Three synthetic metaphases (138 chromosomes), deterministic."""
-    from chromolib.data import synthetic_specimens
+    from chromolib.specimens import synthetic_specimens
 
     return synthetic_specimens(3, seed=0)
 
@@ -40,8 +48,26 @@ def specimens_3cells():
 @pytest.fixture(scope="session")
 def polarity_set_3cells(tmp_path_factory, specimens_3cells):
     """(root, manifest) of a polarity data set built from ``specimens_3cells``."""
-    from chromolib.dataset import build_polarity_set
+    from chromolib.polarity_set import build_polarity_set
 
     root = tmp_path_factory.mktemp("polarity3")
     df = build_polarity_set(specimens_3cells, root, progress=False)
     return root, df
+
+
+@dataclass(frozen=True)
+class TinyRun:
+    dataset: Path   # `chromolib dataset DATASET --cells 2`: 92 synthetic chromosomes, seed 0
+    run: Path       # `chromolib train DATASET RUN` + TINY_RUN_ARGS (resnet18, 32 px, 2 epochs)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> TinyRun:
+    """The session's one tiny data set and trained run, made by the command line."""
+    from chromolib.cli import main
+
+    base = tmp_path_factory.mktemp("tiny")
+    ds, run = base / "dataset", base / "run"
+    assert main(["dataset", str(ds), "--cells", "2", "--quiet"]) == 0
+    assert main(["train", str(ds), str(run), *TINY_RUN_ARGS, "--quiet"]) == 0
+    return TinyRun(ds, run)

@@ -54,3 +54,14 @@ def test_book_loads_nothing_from_the_network(book):
         remote = re.findall(r"<(?:script|link)[^>]+(?:src|href)=\"(https?://[^\"]+)\"", text)
         assert not remote, f"{page.name} loads {remote[:3]}"
     assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+def test_pages_show_nothing_a_reader_should_not_see(book):
+    out, html = book
+    for name in CHAPTERS:
+        page = (html / "chapters" / f"{name}.html").read_text()
+        text = re.sub(r"<[^>]+>", "", page)
+        assert str(out) not in text, f"{name} shows the build machine's paths"
+        assert "Parameters" not in text and "injected" not in text, f"{name} shows papermill's injected cell"
+        assert "glue(" not in text and "{glue" not in text, f"{name} shows glue plumbing or raw markup"
+        assert "dtype:" not in text and "Linear(in_features" not in text, f"{name} shows a raw repr"

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -103,18 +105,8 @@ def test_rotate_empty_or_missing_folder_returns_2(tmp_path, capsys):
 # --- dataset -> train -> evaluate -----------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def round_trip(tmp_path_factory):
-    base = tmp_path_factory.mktemp("roundtrip")
-    ds, run = base / "dataset", base / "run"
-    assert main(["dataset", str(ds), "--cells", "2", "--quiet"]) == 0
-    assert main(["train", str(ds), str(run), "--profile", "tiny", "--epochs", "1", "--device", "cpu",
-                 "--quiet"]) == 0
-    return ds, run
-
-
-def test_dataset_command_writes_a_split_manifest(round_trip):
-    ds, _ = round_trip
+def test_dataset_command_writes_a_split_manifest(tiny_run):
+    ds = tiny_run.dataset
     df = pd.read_csv(ds / "manifest.csv")
     assert len(df) == 2 * 46
     assert set(df.split) == {"train", "test"}
@@ -122,8 +114,8 @@ def test_dataset_command_writes_a_split_manifest(round_trip):
     assert json.loads((ds / "params.json").read_text())["n_cells"] == 2
 
 
-def test_dataset_command_reuses_an_existing_set(round_trip, capsys):
-    ds, _ = round_trip
+def test_dataset_command_reuses_an_existing_set(tiny_run, capsys):
+    ds = tiny_run.dataset
     before = (ds / "manifest.csv").stat().st_mtime_ns
     assert main(["dataset", str(ds), "--cells", "2", "--quiet"]) == 0
     assert (ds / "manifest.csv").stat().st_mtime_ns == before
@@ -131,8 +123,8 @@ def test_dataset_command_reuses_an_existing_set(round_trip, capsys):
     assert "manifest" in out and "train" in out and "test" in out
 
 
-def test_train_command_writes_the_run_folder(round_trip):
-    ds, run = round_trip
+def test_train_command_writes_the_run_folder(tiny_run):
+    ds, run = tiny_run.dataset, tiny_run.run
     for name in ("metrics.json", "predictions.csv", "history.csv", "config.json", "checkpoint.pt"):
         assert (run / name).is_file(), name
     n_test = int((pd.read_csv(ds / "manifest.csv").split == "test").sum())
@@ -143,13 +135,14 @@ def test_train_command_writes_the_run_folder(round_trip):
     assert len(preds) == n_test
     assert set(preds.pred) <= {0, 1} and preds.prob_up.between(0, 1).all()
     assert ((preds.prob_up > 0.5).astype(int) == preds.pred).mean() >= 0.99
-    assert len(pd.read_csv(run / "history.csv")) == 1
+    assert len(pd.read_csv(run / "history.csv")) == 2
     cfg = json.loads((run / "config.json").read_text())
-    assert (cfg["arch"], cfg["image_size"], cfg["epochs"]) == ("resnet18", 32, 1)
+    assert (cfg["arch"], cfg["image_size"], cfg["epochs"]) == ("resnet18", 32, 2)
 
 
-def test_evaluate_command_prints_accuracy_and_patent_row(round_trip, capsys):
-    _, run = round_trip
+def test_evaluate_command_prints_accuracy_and_patent_row(tiny_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.run, run)
     m_before = json.loads((run / "metrics.json").read_text())
     assert main(["evaluate", str(run)]) == 0
     out = capsys.readouterr().out
@@ -169,10 +162,12 @@ def test_evaluate_missing_folder_returns_2(tmp_path, capsys):
 
 
 def test_cli_choices_match_the_library():
-    from chromolib.cli import COMPILE_CHOICES, METHOD_CHOICES, PROFILE_CHOICES
+    from chromolib.cli import COMPILE_CHOICES, DATA_SETS, METHOD_CHOICES, PROFILE_CHOICES
+    from chromolib.download import SETS
     from chromolib.rotation import METHODS
     from chromolib.training import COMPILE_MODES, PROFILES
 
+    assert DATA_SETS == tuple(SETS)
     assert METHOD_CHOICES == METHODS
     assert set(PROFILE_CHOICES) == set(PROFILES)
     assert COMPILE_CHOICES == COMPILE_MODES
@@ -186,3 +181,36 @@ def test_book_parameters_parse_json_and_make_existing_paths_absolute(tmp_path, m
     # the chapters run in notebooks/, so a relative data folder must reach them absolute
     assert _value("data") == str(tmp_path / "data")
     assert _value("98") == 98 and _value("true") is True and _value("paper") == "paper" and _value("") == ""
+
+
+# --- inputs are never overwritten; fatal errors name the file and exit 2 ---------------------------
+
+
+def _digests(folder):
+    """Every path below ``folder``, with the sha256 of each file's bytes (None for a folder)."""
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+            for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("command, out", [("orient", "."), ("orient", "sub"), ("rotate", "."), ("rotate", "sub")])
+def test_an_output_folder_inside_the_input_folder_is_refused_before_anything_is_written(
+        tiny_run, rotate_inputs, tmp_path, capsys, command, out):
+    src = tmp_path / "in"
+    shutil.copytree(rotate_inputs, src)
+    before = _digests(src)
+    args = [command, str(src), str(src / out)] + (["--model", str(tiny_run.run)] if command == "orient" else [])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "input folder" in err and "outside" in err
+    assert _digests(src) == before  # byte-identical, and nothing added
+
+
+def test_a_damaged_model_file_ends_orient_with_its_name_and_exit_code_2(tiny_run, rotate_inputs, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.run, run)
+    data = (run / "checkpoint.pt").read_bytes()
+    (run / "checkpoint.pt").write_bytes(data[: len(data) // 2])
+    assert main(["orient", str(rotate_inputs), str(tmp_path / "out"), "--model", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert str(run / "checkpoint.pt") in err and "chromolib train" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

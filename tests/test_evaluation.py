@@ -98,14 +98,13 @@ def test_comparison_table_without_runs_has_only_the_patent():
 def test_error_rate_by_type_is_in_karyogram_order():
     import pandas as pd
 
-    from chromolib.evaluation import error_rate_by_type, karyotype_order
+    from chromolib.evaluation import error_rate_by_type
 
     preds = pd.DataFrame({"chromosome": ["X", "2", "10", "2", "X", "10"],
                           "label": [1, 1, 0, 0, 1, 1], "pred": [0, 1, 0, 1, 1, 1]})
     rate = error_rate_by_type(preds)
     assert list(rate.index) == ["2", "10", "X"]
     assert rate.to_dict() == {"2": 50.0, "10": 0.0, "X": 50.0}
-    assert karyotype_order(["Y", "?", "1", "22"]) == ["1", "22", "Y", "?"]
 
 
 def test_mcnemar_counts_disagreements_and_gives_the_exact_binomial_p_value():
@@ -121,3 +120,35 @@ def test_mcnemar_counts_disagreements_and_gives_the_exact_binomial_p_value():
     assert mcnemar([True] * 5 + [False] * 5, [False] * 5 + [True] * 5)["p_value"] == 1.0
     with pytest.raises(ValueError, match="shape"):
         mcnemar([True], [True, False])
+
+
+def test_choose_threshold_flags_the_uncertain_ones():
+    import pandas as pd
+
+    from chromolib.evaluation import choose_threshold
+
+    rng = np.random.default_rng(0)
+    n = 400
+    label = rng.integers(0, 2, n)
+    conf = rng.uniform(0.5, 1.0, n)
+    wrong = conf < 0.6  # only the unsure ones are wrong
+    prob_up = np.where(label == 1, conf, 1 - conf)
+    prob_up = np.where(wrong, 1 - prob_up, prob_up)
+    df = pd.DataFrame({"cell": [f"c{i % 40}" for i in range(n)], "label": label, "prob_up": prob_up})
+    r = choose_threshold(df, target_error=0.0)
+    assert 0.55 <= r["threshold"] <= 0.65
+    assert r["report_accuracy_kept"] > 0.99 and 0.1 < r["report_flagged_fraction"] < 0.3
+    assert r["report_accuracy_all"] < r["report_accuracy_kept"]
+
+
+def test_method_agreement_compares_angles_modulo_180():
+    import pandas as pd
+
+    from chromolib.evaluation import method_agreement
+
+    rows = [("a", "sweep", 179.6), ("a", "hull", 0.3),      # 0.7 deg apart across the wrap
+            ("b", "sweep", 10.0), ("b", "hull", 12.5),      # 2.5 deg apart
+            ("c", "sweep", 90.0), ("c", "hull", 90.9)]
+    errors = pd.DataFrame(rows, columns=["source", "method", "angle"])
+    assert method_agreement(errors) == 2 / 3
+    assert method_agreement(errors, within=3.0) == 1.0

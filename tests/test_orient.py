@@ -1,5 +1,6 @@
 """`chromolib orient`: whole cells come out vertical and short arm up; bad files get a reason."""
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -9,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chromolib.cli import main
-from chromolib.orient import check_image, choose_threshold, karyogram_sheet, load_orient_model, orient_folder
-from chromolib.rotation import angle_error, foreground_mask
+from chromolib.orient import load_orient_model, orient_folder
+from chromolib.rotation import angle_error, chromosome_mask, find_angle, foreground_mask
 from chromolib.synthetic import make_cell
 
 
@@ -50,11 +51,9 @@ def test_orient_brings_every_good_chromosome_upright_and_explains_every_bad_one(
     out = tmp_path / "out"
     oracle = Oracle()
     # the oracle answers in the order files are processed (sorted names, good ones only)
-    from chromolib.rotation import find_angle
-
     for name in sorted(truth):
         c = truth[name]
-        mask, _ = check_image(c.image)
+        mask, _ = chromosome_mask(c.image)
         applied = find_angle(mask, "hull")
         oracle.truth.append(1.0 if np.cos(np.radians(c.angle + applied)) > 0 else 0.0)
     messages = []
@@ -92,24 +91,17 @@ def test_rerun_skips_what_is_done_and_retries_what_failed(cell_dir, tmp_path):
     assert not list(out.glob(".tmp-*")), "temporary files left behind"
 
 
-def test_largest_object_is_used_and_reported():
-    img = np.full((80, 60), 255, np.uint8)
-    cv2.line(img, (30, 10), (30, 70), 90, 9)
-    cv2.circle(img, (8, 8), 2, 90, -1)
-    mask, note = check_image(img)
-    assert note == "2 objects: used the largest"
-    assert mask[40, 30] and not mask[8, 8]
-
-
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(min_size=0, max_size=300))
 def test_random_bytes_never_crash_the_batch(tmp_path, data):
-    d = tmp_path / f"in{abs(hash(data)) % 10**8}"
-    d.mkdir()
-    (d / "junk.png").write_bytes(data)
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(dir=tmp_path))
+    (d / "in").mkdir()
+    (d / "in" / "junk.png").write_bytes(data)
     oracle = Oracle()
     oracle.truth = [1.0]
-    res = orient_folder(d, d / "out", oracle, progress=False, log=lambda m: None)
+    res = orient_folder(d / "in", d / "out", oracle, progress=False, log=lambda m: None)
     assert len(res) == 1 and (res.error.iloc[0] != "" or res.polarity.iloc[0] == "up")
 
 
@@ -136,32 +128,8 @@ def test_inputs_of_every_kind_are_oriented(tmp_path, kind):
     assert angle_error(c.angle, float(res.rotation_angle.iloc[0])) < 2.0
 
 
-def test_choose_threshold_flags_the_uncertain_ones():
-    rng = np.random.default_rng(0)
-    n = 400
-    label = rng.integers(0, 2, n)
-    conf = rng.uniform(0.5, 1.0, n)
-    wrong = conf < 0.6  # only the unsure ones are wrong
-    prob_up = np.where(label == 1, conf, 1 - conf)
-    prob_up = np.where(wrong, 1 - prob_up, prob_up)
-    df = pd.DataFrame({"cell": [f"c{i % 40}" for i in range(n)], "label": label, "prob_up": prob_up})
-    r = choose_threshold(df, target_error=0.0)
-    assert 0.55 <= r["threshold"] <= 0.65
-    assert r["report_accuracy_kept"] > 0.99 and 0.1 < r["report_flagged_fraction"] < 0.3
-    assert r["report_accuracy_all"] < r["report_accuracy_kept"]
-
-
-def test_karyogram_sheet_groups_by_type():
-    imgs = [np.full((h, 10), 80, np.uint8) for h in (60, 50, 20)]
-    sheet = karyogram_sheet(imgs, ["1", "1", "21"], height=60)
-    assert sheet.ndim == 2 and sheet.dtype == np.uint8
-    assert sheet.shape[0] > 2 * 60  # row of 1-5 and row of 19-Y
-
-
-def test_orient_cli_end_to_end_with_a_trained_run(tmp_path, capsys):
-    ds, run = tmp_path / "ds", tmp_path / "run"
-    assert main(["dataset", str(ds), "--cells", "2", "--quiet"]) == 0
-    assert main(["train", str(ds), str(run), "--profile", "tiny", "--quiet"]) == 0
+def test_orient_cli_end_to_end_with_a_trained_run(tiny_run, tmp_path, capsys):
+    run = tiny_run.run
     assert json.loads((run / "review.json").read_text())["threshold"] >= 0.5
     model = load_orient_model(run)
     assert model.image_size == 32
@@ -178,3 +146,23 @@ def test_orient_cli_end_to_end_with_a_trained_run(tmp_path, capsys):
                                      "needs_review", "error"]
     assert (res.error != "").sum() == 1 and "bad.png" in capsys.readouterr().err
     assert main(["orient", str(src), str(tmp_path / "o2"), "--model", str(tmp_path / "nothing")]) == 2
+
+
+def test_orient_applies_its_threshold_to_the_probabilities_it_was_chosen_on(tiny_run):
+    """review.json's threshold is chosen on predictions.csv's prob_up; orient must compute the
+    same probabilities for the same upright crops (not, say, a flip-averaged variant)."""
+    import torch
+
+    from chromolib.polarity_set import PolarityTensors, load_images
+
+    model = load_orient_model(tiny_run.run)
+    preds = pd.read_csv(tiny_run.run / "predictions.csv")
+    crops = [cv2.imread(str(tiny_run.dataset / f), cv2.IMREAD_UNCHANGED) for f in preds.file]
+    p = model.prob_up(crops)
+    assert np.allclose(p, preds.prob_up, atol=1e-5)
+    # the test can tell: on this run flip-averaging gives other probabilities
+    x = PolarityTensors(load_images(tiny_run.dataset, preds.file, 32), np.zeros(len(preds)), model.mean, model.std)
+    with torch.no_grad():
+        xs, _ = x.batch(torch.arange(len(x)))
+        flipped = torch.softmax(model.model(xs.flip(-1)), 1)[:, 1].numpy()
+    assert np.abs((p + flipped) / 2 - preds.prob_up).max() > 1e-3

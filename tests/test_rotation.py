@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chromolib.dataset import canonical_gray
+from chromolib.images import canonical_gray
 from chromolib.rotation import (
     METHODS,
     angle_error,
-    background_is_white,
+    chromosome_mask,
     find_angle,
     foreground_mask,
     hull_angle,
@@ -22,11 +22,10 @@ from chromolib.rotation import (
     projection_distance,
     rotate_image,
     sweep_angle,
-    to_gray,
     upright,
 )
 
-from chromolib.pipeline import LONG_TYPES, method_agreement
+from chromolib.karyotype import LONG_TYPES
 
 
 def draw_capsule(angle: float, length: float, width: int, dark: int = 40, pad: int = 6) -> np.ndarray:
@@ -57,84 +56,6 @@ def digitisation_limit(length: float) -> float:
     """Degrees by which a binary outline can tilt a straight side of ``length`` px: one pixel
     over its length. Short capsules cannot be measured better than this from a mask."""
     return math.degrees(math.atan(1.0 / length))
-
-
-# --- to_gray ------------------------------------------------------------------------------
-
-
-def test_to_gray_bgr_uses_luminance_weights():
-    img = np.zeros((2, 3, 3), np.uint8)
-    img[0, 0] = (0, 0, 255)      # red (BGR order)
-    img[0, 1] = (255, 0, 0)      # blue
-    img[0, 2] = (0, 255, 0)      # green
-    img[1] = 255                  # white
-    g = to_gray(img)
-    assert g.shape == (2, 3) and g.dtype == np.uint8
-    assert abs(int(g[0, 0]) - 76) <= 1    # 0.299 * 255
-    assert abs(int(g[0, 1]) - 29) <= 1    # 0.114 * 255
-    assert abs(int(g[0, 2]) - 150) <= 1   # 0.587 * 255
-    assert (g[1] == 255).all()
-
-
-def test_to_gray_bgra_is_composited_on_white():
-    img = np.zeros((1, 3, 4), np.uint8)  # black colour everywhere
-    img[0, :, 3] = (0, 128, 255)         # transparent, half, opaque
-    g = to_gray(img)
-    assert g.shape == (1, 3) and g.dtype == np.uint8
-    assert g[0, 0] == 255                 # fully transparent -> white background
-    assert abs(int(g[0, 1]) - 127) <= 1   # half way
-    assert g[0, 2] == 0                   # opaque black stays black
-
-
-def test_to_gray_bgra_16bit_is_composited_on_white():
-    img = np.zeros((1, 2, 4), np.uint16)
-    img[0, :, 3] = (0, 65535)
-    img[0, 1, :3] = 1000
-    g = to_gray(img)
-    assert g.dtype == np.uint8 and g.ndim == 2
-    assert g[0, 0] == 255 and g[0, 1] == 0   # stretched: transparent = brightest, dark = darkest
-
-
-def test_to_gray_16bit_stretches_the_used_range():
-    # a faint 16-bit scan: only 30000..30400 used; must not collapse to one gray value
-    img = np.array([[30000, 30100, 30200, 30400]], np.uint16)
-    g = to_gray(img)
-    assert g.dtype == np.uint8 and g.shape == (1, 4)
-    assert g[0, 0] == 0 and g[0, -1] == 255
-    assert abs(int(g[0, 2]) - 127) <= 1
-    assert np.all(np.diff(g[0].astype(int)) > 0)
-
-
-def test_to_gray_16bit_within_8bit_range_is_kept():
-    img = np.array([[0, 100, 200]], np.uint16)
-    assert to_gray(img).tolist() == [[0, 100, 200]]
-
-
-def test_to_gray_bool_maps_to_0_and_255():
-    g = to_gray(np.array([[True, False]]))
-    assert g.dtype == np.uint8 and g.tolist() == [[255, 0]]
-
-
-def test_to_gray_float_unit_range_scales_to_255():
-    g = to_gray(np.array([[0.0, 0.25, 1.0]], np.float32))
-    assert g.dtype == np.uint8 and g.tolist() == [[0, 64, 255]]
-
-
-def test_to_gray_single_channel_3d_becomes_2d():
-    img = np.arange(6, dtype=np.uint8).reshape(2, 3, 1)
-    g = to_gray(img)
-    assert g.shape == (2, 3) and np.array_equal(g, img[:, :, 0])
-
-
-def test_to_gray_rejects_two_channels():
-    with pytest.raises(ValueError, match="channels"):
-        to_gray(np.zeros((4, 4, 2), np.uint8))
-
-
-def test_to_gray_float_bgra_opaque_black_stays_black():
-    img = np.zeros((2, 2, 4), np.float32)
-    img[..., 3] = 1.0  # opaque
-    assert to_gray(img).max() <= 5
 
 
 # --- foreground_mask ----------------------------------------------------------------------
@@ -182,12 +103,6 @@ def test_foreground_mask_rejects_unknown_background():
 def test_foreground_mask_blank_image_is_empty(value):
     mask = foreground_mask(np.full((30, 40), value, np.uint8))
     assert mask.shape == (30, 40) and mask.dtype == bool and not mask.any()
-
-
-def test_background_is_white_reads_the_border():
-    img, _ = _banded_blob()
-    assert background_is_white(img)
-    assert not background_is_white(255 - img)
 
 
 # --- largest_component --------------------------------------------------------------------
@@ -510,7 +425,7 @@ def test_upright_rejects_a_blank_image():
 @pytest.fixture(scope="module")
 def straight_long_errors():
     """Sweep and hull on the straight long chromosomes of 8 synthetic cells (155 of them)."""
-    from chromolib.data import synthetic_specimens
+    from chromolib.specimens import synthetic_specimens
 
     rows = []
     for sp in synthetic_specimens(8, seed=1):
@@ -535,12 +450,22 @@ def test_synthetic_hull_and_sweep_agree(straight_long_errors):
     assert (straight_long_errors[:, 2] <= 1.0).mean() >= 0.90   # measured 0.935
 
 
-def test_method_agreement_compares_angles_modulo_180():
-    import pandas as pd
+# --- chromosome_mask ------------------------------------------------------------------------
 
-    rows = [("a", "sweep", 179.6), ("a", "hull", 0.3),      # 0.7 deg apart across the wrap
-            ("b", "sweep", 10.0), ("b", "hull", 12.5),      # 2.5 deg apart
-            ("c", "sweep", 90.0), ("c", "hull", 90.9)]
-    errors = pd.DataFrame(rows, columns=["source", "method", "angle"])
-    assert method_agreement(errors) == 2 / 3
-    assert method_agreement(errors, within=3.0) == 1.0
+
+def test_largest_object_is_used_and_reported():
+    img = np.full((80, 60), 255, np.uint8)
+    cv2.line(img, (30, 10), (30, 70), 90, 9)
+    cv2.circle(img, (8, 8), 2, 90, -1)
+    mask, note = chromosome_mask(img)
+    assert note == "2 objects: used the largest"
+    assert mask[40, 30] and not mask[8, 8]
+
+
+@pytest.mark.parametrize("img, reason", [
+    (np.full((50, 30), 255, np.uint8), "blank"),
+    (np.pad(np.zeros((3, 3), np.uint8), 20, constant_values=255), "too small"),
+])
+def test_chromosome_mask_gives_a_reason(img, reason):
+    with pytest.raises(ValueError, match=reason):
+        chromosome_mask(img)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from chromolib import synthetic as syn
+from chromolib.karyotype import CENTROMERE_INDEX
 from chromolib.synthetic import (
-    CHROMOSOMES,
     SyntheticChromosome,
     make_cell,
     make_dataset,
@@ -27,14 +27,6 @@ def one_cell_dataset():
 
 
 # --- API, types -----------------------------------------------------------------------
-
-
-def test_chromosome_table():
-    assert set(CHROMOSOMES) == {str(i) for i in range(1, 23)} | {"X", "Y"}
-    for rel, ci in CHROMOSOMES.values():
-        assert 1.0 < rel < 9.0 and 0.1 < ci <= 0.5
-    assert CHROMOSOMES["1"][0] > CHROMOSOMES["21"][0]
-    assert CHROMOSOMES["13"][1] < 0.2  # acrocentric
 
 
 def test_images_uint8_2d_white_margins(one_cell_dataset):
@@ -142,7 +134,7 @@ def test_metacentric_constriction_near_middle():
     top, bot = rows[0], rows[-1]
     inner = np.arange(top + 5, bot - 4)
     r_min = inner[np.argmin(prof[inner])]
-    assert abs((r_min - top) / (bot - top) - CHROMOSOMES["1"][1]) < 0.12
+    assert abs((r_min - top) / (bot - top) - CENTROMERE_INDEX["1"]) < 0.12
 
 
 def test_band_pattern_fixed_per_type():
@@ -153,7 +145,7 @@ def test_band_pattern_fixed_per_type():
     e2, _ = syn._band_pattern("2")
     assert len(e1) != len(e2) or not np.allclose(e1, e2)
     # the centromere is a band edge
-    assert np.any(np.isclose(e1, CHROMOSOMES["1"][1]))
+    assert np.any(np.isclose(e1, CENTROMERE_INDEX["1"]))
     # the pattern of a type does not depend on the instance rng: same-type copies correlate
     a = upright("1", _rng(1), bend=0, noise=0)
     b = upright("1", _rng(2), bend=0, noise=0)

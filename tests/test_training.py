@@ -8,7 +8,7 @@ import torch
 import torchvision
 from torch import nn
 
-from chromolib.dataset import PolarityTensors
+from chromolib.polarity_set import PolarityTensors
 from chromolib.model import build_model, replace_head
 from chromolib.training import (PROFILES, TrainConfig, autocast, lr_milestones, memory_format, predict,
                                 prepare_for_device, train)

@@ -12,7 +12,7 @@ grep -qx '/.gpu/' "$exclude" 2>/dev/null || echo '/.gpu/' >> "$exclude"
 mkdir -p .gpu
 # run (a): the 98 cells that `max_cells 98` picks (about 4,500 chromosomes, 6 MB)
 rm -rf .gpu/pki3-98
-$PY -c "from chromolib.data import copy_cells; df = copy_cells('$DATA', '.gpu/pki3-98', max_cells=98); \
+$PY -c "from chromolib.specimens import copy_cells; df = copy_cells('$DATA', '.gpu/pki3-98', max_cells=98); \
 print(f'{len(df)} chromosomes of {df.cell.nunique()} cells in .gpu/pki3-98')"
 # run (b): all 612 cells (34 MB)
 rm -rf .gpu/pki3-gband && cp -r "$DATA" .gpu/pki3-gband

@@ -1,4 +1,4 @@
-"""Tests of chromolib.dataset: labels from geometry, the data set on disk, the split, tensors."""
+"""Tests of chromolib.polarity_set: labels from geometry, the data set on disk, the split, tensors."""
 from __future__ import annotations
 
 import cv2
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from chromolib.dataset import (
+from chromolib.polarity_set import (
     DOWN,
     UP,
     PolarityTensors,
@@ -116,7 +116,7 @@ def test_build_polarity_set_rejects_no_specimens(tmp_path):
 
 @pytest.fixture(scope="module")
 def polarity_set_6cells(tmp_path_factory):
-    from chromolib.data import synthetic_specimens
+    from chromolib.specimens import synthetic_specimens
 
     root = tmp_path_factory.mktemp("polarity6")
     return root, build_polarity_set(synthetic_specimens(6, seed=0), root, progress=False)
@@ -322,36 +322,3 @@ def test_read_manifest_keeps_cell_and_chromosome_as_text(tmp_path):
                   "split": ["train"]}).to_csv(tmp_path / "manifest.csv", index=False)
     df = read_manifest(tmp_path)
     assert df.cell[0] == "0012" and df.chromosome[0] == "1"
-
-
-def test_copy_cells_gives_a_small_folder_with_the_same_data_set(tmp_path):
-    from chromolib.data import copy_cells, karyogram_specimens, read_labels
-
-    src = tmp_path / "src"
-    rows = []
-    for c in range(6):
-        for k in range(3):
-            f = f"cell{c}/{k}.png"
-            (src / f).parent.mkdir(parents=True, exist_ok=True)
-            img = np.full((30, 12), 255, np.uint8)
-            img[5:25, 3:9] = 40 + 10 * c + k
-            cv2.imwrite(str(src / f), img)
-            rows.append({"file": f, "cell": f"case{c}.1", "chromosome": str(k + 1), "copy": "1"})
-    pd.DataFrame(rows).to_csv(src / "labels.csv", index=False)
-    picked = copy_cells(src, tmp_path / "small", max_cells=3, seed=4)
-    assert picked.cell.nunique() == 3 and len(picked) == 9
-    small = read_labels(tmp_path / "small")
-    pd.testing.assert_frame_equal(small, read_labels(src, max_cells=3, seed=4))
-    assert sorted(p.name for p in (tmp_path / "small").iterdir()) == sorted(
-        [*{f.split("/")[0] for f in picked.file}, "labels.csv"])
-    # the same specimens at the same seeded angles
-    a = karyogram_specimens(src, seed=4, max_cells=3)
-    b = karyogram_specimens(tmp_path / "small", seed=4)
-    assert np.array_equal(a.angles, b.angles)
-
-
-def test_to_device_on_the_cpu_is_a_plain_move():
-    from chromolib.dataset import to_device
-
-    t = torch.arange(5)
-    assert to_device(t, torch.device("cpu")) is t

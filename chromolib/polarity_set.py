@@ -1,18 +1,19 @@
-"""Polarity data set construction (formula II of METHOD.md).
+"""The polarity data set (formula II): rotate, label, split, and the tensors a network reads.
 
-A *specimen* is one segmented chromosome at a known angle: the upright chromosome (short arm
-p up) was rotated counter-clockwise by ``angle`` degrees. The pipeline rotates it to vertical
-by ``theta*`` (rotation.py); the total rotation ``angle + theta*`` is then about 0 (p up,
-label ``up`` = 1) or about 180 degrees (p down, label ``down`` = 0). So the label follows from
-geometry and nobody has to click.
+Every specimen (``specimens.py``) is rotated to vertical by ``theta*`` (``rotation.py``); the
+total rotation ``angle + theta*`` is then about 0 (p up, label ``up`` = 1) or about 180
+degrees (p down, label ``down`` = 0). So the label follows from geometry and nobody has to
+click.
 
 The set is written as PNG files plus ``manifest.csv`` (one row per chromosome), split 7:3 by
 cell (all chromosomes of one metaphase on the same side; where cell names say which case they
-come from, ``CASE.N`` as in Pki-3, all cells of a case on the same side) and stratified by label.
+come from, ``CASE.N`` as in Pki-3, all cells of a case on the same side) and stratified by
+label. A data set folder holds ``manifest.csv``, ``images/`` and ``params.json``; it is reused
+when asked again with the same parameters, so chapters can be run alone or in order.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
 from pathlib import Path
 from typing import Iterable
 
@@ -20,15 +21,17 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-from .progress import progress_bar
 
-from .rotation import background_is_white, to_gray, upright
+from .augment import AUGMENTATIONS, robust_augment, to_device
+from .images import canonical_gray, read_image
+from .progress import progress_bar
+from .rotation import upright
+from .specimens import Specimen, specimens_from
 
 __all__ = [
-    "UP", "DOWN", "LABELS", "Specimen", "polarity_label", "canonical_gray", "build_polarity_set",
-    "split_by_cell", "case_of", "square_resize", "load_images", "normalisation_stats", "PolarityTensors",
-    "AUGMENTATIONS", "robust_augment", "to_device", "SHIFTS",
-    "read_manifest",
+    "UP", "DOWN", "LABELS", "polarity_label", "build_polarity_set", "prepare_dataset", "split_by_cell", "case_of",
+    "read_manifest", "square_resize", "network_input", "load_images", "normalisation_stats", "PolarityTensors",
+    "load_split", "test_tensors",
 ]
 
 UP, DOWN = 1, 0
@@ -36,26 +39,9 @@ LABELS = {DOWN: "down", UP: "up"}
 MANIFEST = "manifest.csv"
 
 
-@dataclass(frozen=True)
-class Specimen:
-    """One chromosome crop at a known angle (degrees counter-clockwise from p up)."""
-    image: np.ndarray
-    cell: str
-    chromosome: str
-    angle: float
-    source: str = ""
-    bent: bool | None = None  # known for synthetic chromosomes
-
-
 def polarity_label(true_angle: float, applied_angle: float) -> int:
     """``UP`` (1) if the chromosome ends with p up after rotating by ``applied_angle``, else ``DOWN`` (0)."""
     return UP if np.cos(np.radians(true_angle + applied_angle)) > 0 else DOWN
-
-
-def canonical_gray(image: np.ndarray) -> np.ndarray:
-    """Gray uint8, dark chromosome on white: bright-on-black (Q-band) input is inverted."""
-    g = to_gray(image)
-    return g if background_is_white(g) else 255 - g
 
 
 def build_polarity_set(specimens: Iterable[Specimen], out_dir: str | Path, method: str = "hull",
@@ -137,80 +123,27 @@ def square_resize(gray: np.ndarray, size: int, fill: int = 255) -> np.ndarray:
     return cv2.resize(sq, (size, size), interpolation=interp)
 
 
+def network_input(grays: Iterable[np.ndarray], size: int) -> np.ndarray:
+    """Upright crops (any depth, either background) as the network reads them: canonical gray,
+    padded to a square with white and resized to ``size``; uint8 (N, size, size)."""
+    grays = list(grays)
+    out = np.empty((len(grays), size, size), dtype=np.uint8)
+    for i, g in enumerate(grays):
+        out[i] = square_resize(canonical_gray(g), size)
+    return out
+
+
 def load_images(root: str | Path, files: Iterable[str], size: int, progress: bool = False) -> np.ndarray:
-    """Read PNGs (relative to ``root``) into a uint8 array (N, size, size), dark on white."""
+    """Read images (relative to ``root``) into a uint8 array (N, size, size), dark on white."""
     root = Path(root)
     files = list(files)
-    out = np.empty((len(files), size, size), dtype=np.uint8)
-    for i, f in enumerate(progress_bar(files, progress, desc="load")):
-        img = cv2.imread(str(root / f), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise FileNotFoundError(f"cannot read image {root / f}")
-        out[i] = square_resize(canonical_gray(img), size)
-    return out
+    return network_input((read_image(root / f) for f in progress_bar(files, progress, desc="load")), size)
 
 
 def normalisation_stats(images: np.ndarray) -> tuple[float, float]:
     """Mean and standard deviation of uint8 images scaled to [0, 1] (training split only)."""
     x = np.asarray(images, dtype=np.float64) / 255.0
     return float(x.mean()), float(x.std())
-
-
-AUGMENTATIONS = ("none", "flip", "robust")
-
-
-def _gaussian_kernel(sigma: float) -> torch.Tensor:
-    r = max(1, int(np.ceil(2.5 * sigma)))
-    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float32) / sigma) ** 2)
-    return k / k.sum()
-
-
-def to_device(t: torch.Tensor, dev: torch.device) -> torch.Tensor:
-    """A small CPU tensor (random numbers, indices) to ``dev`` without stalling the GPU.
-
-    A plain ``.to("cuda")`` waits until the GPU has finished all queued work, so a per-step
-    copy would drain the queue every step. From pinned memory the copy is asynchronous."""
-    if dev.type != "cuda" or t.device.type == "cuda":
-        return t.to(dev)
-    return t.pin_memory().to(dev, non_blocking=True)
-
-
-def robust_augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Make a batch (N, H, W) in [0, 1], dark on white, look like another laboratory's images.
-
-    Per image: scale 0.75-1.25 and a tilt of up to 4 degrees (the rotation step's error),
-    Gaussian blur sigma 0-1.5 px (band sharpness, resolution), contrast 0.6-1.4 of the
-    chromosome's darkness, gamma 0.6-1.6, and a little noise. None of these changes polarity.
-    """
-    n, h, w = x.shape
-    dev = x.device
-    u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, generator=generator)  # noqa: E731  (CPU)
-    scale, tilt = u(0.75, 1.25), torch.deg2rad(u(-4.0, 4.0))
-    cos, sin = torch.cos(tilt) / scale, torch.sin(tilt) / scale
-    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1),
-                         torch.stack([sin, cos, torch.zeros(n)], 1)], 1)
-    theta = to_device(theta, dev)
-    grid = torch.nn.functional.affine_grid(theta, (n, 1, h, w), align_corners=False)
-    # white outside the image: sample (1 - x) with zero padding
-    x = 1 - torch.nn.functional.grid_sample(1 - x[:, None], grid, align_corners=False, padding_mode="zeros")[:, 0]
-    sigmas = torch.tensor([0.0, 0.6, 1.0, 1.5])
-    pick = torch.randint(0, len(sigmas), (n,), generator=generator)  # decided on the CPU: no device sync
-    for i, sigma in enumerate(sigmas.tolist()):
-        sel = (pick == i).nonzero()[:, 0]
-        if sigma == 0 or not len(sel):
-            continue
-        sel = to_device(sel, dev)
-        k = to_device(_gaussian_kernel(sigma), dev)
-        r = len(k) // 2
-        y = torch.nn.functional.pad(1 - x[sel][:, None], (r, r, r, r))
-        y = torch.nn.functional.conv2d(y, k.view(1, 1, 1, -1))
-        y = torch.nn.functional.conv2d(y, k.view(1, 1, -1, 1))
-        x[sel] = 1 - y[:, 0]
-    contrast, gamma, noise = (to_device(u(0.6, 1.4), dev), to_device(u(0.6, 1.6), dev), to_device(u(0.0, 0.03), dev))
-    dark = (1 - x) * contrast[:, None, None]
-    x = (1 - dark).clamp(0, 1) ** gamma[:, None, None]
-    x = x + noise[:, None, None] * to_device(torch.randn(x.shape, generator=generator), dev)
-    return x.clamp(0, 1)
 
 
 class PolarityTensors(torch.utils.data.Dataset):
@@ -258,26 +191,47 @@ class PolarityTensors(torch.utils.data.Dataset):
         x, y = self.batch(torch.tensor([i]))
         return x[0], y[0]
 
-
-def _shift_resolution(x: np.ndarray, factor: float) -> np.ndarray:
-    n, h, w = x.shape
-    small = [cv2.resize(i, (max(4, int(w * factor)), max(4, int(h * factor))), interpolation=cv2.INTER_AREA) for i in x]
-    return np.stack([cv2.resize(i, (w, h), interpolation=cv2.INTER_LINEAR) for i in small])
-
-
-def _shift_darkness(x: np.ndarray, contrast: float = 1.0, gamma: float = 1.0) -> np.ndarray:
-    f = x.astype(np.float64) / 255.0
-    f = np.clip(1 - (1 - f) * contrast, 0, 1) ** gamma
-    return np.round(255 * f).astype(np.uint8)
+    def views(self, index, generator: torch.Generator | None = None) -> np.ndarray:
+        """The images at ``index`` as the network sees them (augmented when ``train``), back in
+        uint8 gray (N, H, W) for display: the normalisation undone."""
+        x, _ = self.batch(torch.as_tensor(index), generator)
+        return ((x[:, 0].cpu().numpy() * self.std + self.mean) * 255).clip(0, 255).round().astype(np.uint8)
 
 
-#: Deterministic "another laboratory" versions of a test set (uint8, N x H x W, dark on white).
-SHIFTS = {
-    "as recorded": lambda x: x,
-    "half resolution": lambda x: _shift_resolution(x, 0.5),
-    "blurred (sigma 1.5 px)": lambda x: np.stack([cv2.GaussianBlur(i, (0, 0), 1.5) for i in x]),
-    "low contrast (x0.6)": lambda x: _shift_darkness(x, contrast=0.6),
-    "high contrast (x1.4)": lambda x: _shift_darkness(x, contrast=1.4),
-    "gamma 1.6 (lighter bands)": lambda x: _shift_darkness(x, gamma=1.6),
-    "gamma 0.6 (darker)": lambda x: _shift_darkness(x, gamma=0.6),
-}
+def prepare_dataset(data: str | Path | None, out_dir: str | Path, n_cells: int = 30, seed: int = 0,
+                    method: str = "hull", max_cells: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Build (or reuse) the polarity data set in ``out_dir``.
+
+    ``data``: empty/None -> ``n_cells`` synthetic metaphases; a folder with ``labels.csv`` of
+    p-up crops -> the karyogram polarity benchmark on those (``max_cells`` whole cells at most).
+    """
+    out = Path(out_dir)
+    params = {"data": str(Path(data).resolve()) if data else "", "n_cells": n_cells if not data else None,
+              "seed": seed, "method": method, "max_cells": max_cells if data else None}
+    stamp = out / "params.json"
+    if stamp.exists() and (out / MANIFEST).exists() and json.loads(stamp.read_text()) == params:
+        return read_manifest(out)
+    df = build_polarity_set(specimens_from(data, n_cells, seed, max_cells), out, method=method, seed=seed, progress=progress)
+    stamp.write_text(json.dumps(params, indent=2))
+    return df
+
+
+def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None,
+               progress: bool = False, augment: str = "flip") -> tuple[PolarityTensors, PolarityTensors, dict]:
+    """Train and test tensors at ``size`` px, normalised with the TRAINING split's mean/std."""
+    df = read_manifest(root) if manifest is None else manifest
+    tr, te = df[df.split == "train"], df[df.split == "test"]
+    x_tr = load_images(root, tr.file, size, progress=progress)
+    x_te = load_images(root, te.file, size, progress=progress)
+    mean, std = normalisation_stats(x_tr)
+    stats = {"mean": mean, "std": std, "n_train": len(tr), "n_test": len(te)}
+    return (PolarityTensors(x_tr, tr.label.values, mean, std, train=True, augment=augment),
+            PolarityTensors(x_te, te.label.values, mean, std, train=False), stats)
+
+
+def test_tensors(root: str | Path, size: int, mean: float, std: float,
+                 manifest: pd.DataFrame | None = None) -> PolarityTensors:
+    """The test split at ``size`` px, normalised with given (a run's training) statistics."""
+    df = read_manifest(root) if manifest is None else manifest
+    te = df[df.split == "test"]
+    return PolarityTensors(load_images(root, te.file, size), te.label.values, mean, std, train=False)

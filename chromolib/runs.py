@@ -1,11 +1,9 @@
-"""The book's pipeline in three calls, shared by the chapters and the command line.
+"""Run folders: train a data set into a run folder, evaluate it, read it back, load its model.
 
-``prepare_dataset``  chromosomes (synthetic or a real folder) -> upright, labelled, split set
-``train_run``        a data set folder + TrainConfig -> a run folder (history, metrics, predictions)
-``load_run``         read a run folder back (chapter 4)
-
-A data set folder holds ``manifest.csv``, ``images/`` and ``params.json``; it is reused when
-asked again with the same parameters, so chapters can be run alone or in order.
+A run folder holds ``config.json``, ``history.csv``, ``metrics.json`` (TP/FP/TN/FN, accuracy,
+interval, timing, environment, normalisation), ``predictions.csv`` (file, cell, chromosome,
+label, prob_up, pred), ``review.json`` (the ``needs_review`` threshold) and ``checkpoint.pt``
+(weights; not for committing).
 """
 from __future__ import annotations
 
@@ -14,138 +12,20 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pandas as pd
 import torch
 
-from . import data as data_mod
-from .dataset import PolarityTensors, build_polarity_set, canonical_gray, load_images, normalisation_stats, read_manifest
-from .rotation import angle_error, find_angle, foreground_mask, largest_component
-from .evaluation import confusion, polarity_metrics
+from .augment import SHIFTS
+from .evaluation import choose_threshold, confusion, polarity_metrics
+from .images import first_line
 from .model import build_model
+from .polarity_set import PolarityTensors, load_split, read_manifest, test_tensors
 from .repro import device as pick_device
 from .repro import environment, set_seed
 from .training import TrainConfig, predict, train
 
-__all__ = ["LONG_TYPES", "method_agreement", "load_trained", "test_tensors", "evaluate_shifts", "rotation_errors", "rotation_consistency", "summarise_rotation", "prepare_dataset", "load_split", "train_run", "evaluate_run", "load_run", "run_setup", "reference_runs", "Run"]
-
-
-def rotation_errors(specimens, methods=("sweep", "hull", "moments"), progress: bool = False) -> pd.DataFrame:
-    """Angle error and time of each rotation method on chromosomes at known angles.
-
-    One row per (chromosome, method): source, chromosome, bent, method, angle (applied,
-    degrees counter-clockwise), error (degrees from vertical), ms (time to find the angle from
-    the mask, mask extraction excluded so methods are compared on the same input).
-    """
-    from .progress import progress_bar
-
-    rows = []
-    for sp in progress_bar(specimens, progress, desc="rotation methods"):
-        mask, _ = largest_component(foreground_mask(canonical_gray(sp.image), "white"))
-        for m in methods:
-            t0 = time.perf_counter()
-            applied = find_angle(mask, m)
-            ms = (time.perf_counter() - t0) * 1e3
-            rows.append(dict(source=sp.source, chromosome=sp.chromosome, bent=sp.bent, method=m,
-                             angle=applied, error=angle_error(sp.angle, applied), ms=ms))
-    return pd.DataFrame(rows)
-
-
-def rotation_consistency(root: str | Path, seed: int = 0, max_cells: int | None = None,
-                         methods=("sweep", "hull", "moments")) -> pd.DataFrame:
-    """Rotation on crops whose true angle is unknown (e.g. Q-band crops at metaphase angles):
-    find theta1 on the crop, rotate it by a known random alpha, find theta2; a consistent
-    method has theta2 = theta1 - alpha (mod 180). ``error`` is the departure from that."""
-    labels = data_mod.read_labels(root, max_cells=max_cells, seed=seed)
-    rng = np.random.default_rng(seed)
-    rows = []
-    for row in labels.itertuples(index=False):
-        img = cv2.imread(str(Path(root) / row.file), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise FileNotFoundError(f"cannot read {Path(root) / row.file}")
-        gray = canonical_gray(img)
-        alpha = float(rng.uniform(0, 360))
-        turned = data_mod.rotate_to_angle(gray, alpha)
-        m1, _ = largest_component(foreground_mask(gray, "white"))
-        m2, _ = largest_component(foreground_mask(turned, "white"))
-        if not m1.any() or not m2.any():
-            continue
-        for m in methods:
-            t0 = time.perf_counter()
-            theta1 = find_angle(m1, m)
-            ms = (time.perf_counter() - t0) * 1e3
-            theta2 = find_angle(m2, m)
-            rows.append(dict(source=row.file, chromosome=str(row.chromosome), bent=None, method=m, angle=theta2,
-                             error=angle_error(alpha, theta2 - theta1), ms=ms))
-    return pd.DataFrame(rows)
-
-
-#: Chromosome types long enough for the minimum-width direction to be their axis (chapter 1).
-LONG_TYPES = frozenset([*map(str, range(1, 13)), "X"])
-
-
-def method_agreement(errors: pd.DataFrame, a: str = "sweep", b: str = "hull", within: float = 1.0) -> float:
-    """Share of chromosomes on which methods ``a`` and ``b`` choose angles within ``within``
-    degrees of each other (angles compared modulo 180)."""
-    wide = errors.pivot_table(index="source", columns="method", values="angle")
-    d = (wide[a] - wide[b]) % 180
-    return float((np.minimum(d, 180 - d) <= within).mean())
-
-
-def summarise_rotation(errors: pd.DataFrame, within: float = 1.5) -> pd.DataFrame:
-    """Per method: median and 95th-percentile error, share within ``within`` degrees, ms per chromosome."""
-    g = errors.groupby("method", sort=False)
-    return pd.DataFrame({
-        "n": g.size(),
-        "median error (deg)": g.error.median().round(3),
-        "95th pct error (deg)": g.error.quantile(0.95).round(3),
-        f"within {within} deg (%)": (100 * g.error.apply(lambda e: (e <= within).mean())).round(1),
-        "ms per chromosome": g.ms.mean().round(3),
-    })
-
-
-def prepare_dataset(data: str | Path | None, out_dir: str | Path, n_cells: int = 30, seed: int = 0,
-                    method: str = "hull", max_cells: int | None = None, progress: bool = True) -> pd.DataFrame:
-    """Build (or reuse) the polarity data set in ``out_dir``.
-
-    ``data``: empty/None -> ``n_cells`` synthetic metaphases; a folder with ``labels.csv`` of
-    p-up crops -> the karyogram polarity benchmark on those (``max_cells`` whole cells at most).
-    """
-    out = Path(out_dir)
-    params = {"data": str(Path(data).resolve()) if data else "", "n_cells": n_cells if not data else None,
-              "seed": seed, "method": method, "max_cells": max_cells if data else None}
-    stamp = out / "params.json"
-    if stamp.exists() and (out / "manifest.csv").exists() and json.loads(stamp.read_text()) == params:
-        return read_manifest(out)
-    if data:
-        specimens = data_mod.karyogram_specimens(data, seed=seed, max_cells=max_cells)
-    else:
-        specimens = data_mod.synthetic_specimens(n_cells, seed=seed)
-    df = build_polarity_set(specimens, out, method=method, seed=seed, progress=progress)
-    stamp.write_text(json.dumps(params, indent=2))
-    return df
-
-
-def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None,
-               progress: bool = False, augment: str = "flip") -> tuple[PolarityTensors, PolarityTensors, dict]:
-    """Train and test tensors at ``size`` px, normalised with the TRAINING split's mean/std."""
-    df = read_manifest(root) if manifest is None else manifest
-    tr, te = df[df.split == "train"], df[df.split == "test"]
-    x_tr = load_images(root, tr.file, size, progress=progress)
-    x_te = load_images(root, te.file, size, progress=progress)
-    mean, std = normalisation_stats(x_tr)
-    stats = {"mean": mean, "std": std, "n_train": len(tr), "n_test": len(te)}
-    return (PolarityTensors(x_tr, tr.label.values, mean, std, train=True, augment=augment),
-            PolarityTensors(x_te, te.label.values, mean, std, train=False), stats)
-
-
-def test_tensors(root: str | Path, size: int, mean: float, std: float,
-                 manifest: pd.DataFrame | None = None) -> PolarityTensors:
-    """The test split at ``size`` px, normalised with given (a run's training) statistics."""
-    df = read_manifest(root) if manifest is None else manifest
-    te = df[df.split == "test"]
-    return PolarityTensors(load_images(root, te.file, size), te.label.values, mean, std, train=False)
+__all__ = ["Run", "train_run", "evaluate_run", "load_trained", "load_run", "evaluate_shifts", "run_setup",
+           "reference_runs"]
 
 
 def load_trained(run_dir: str | Path, device: str | None = None) -> tuple[torch.nn.Module, dict, dict]:
@@ -159,7 +39,11 @@ def load_trained(run_dir: str | Path, device: str | None = None) -> tuple[torch.
     config = json.loads((run / "config.json").read_text())
     norm = json.loads((run / "metrics.json").read_text())["normalisation"]
     model = build_model(config["arch"], None)
-    model.load_state_dict(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["model"])
+    try:
+        model.load_state_dict(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["model"])
+    except Exception as exc:  # truncated, overwritten, another network's weights
+        raise ValueError(f"{run / 'checkpoint.pt'} is damaged or does not belong to this run ({first_line(exc)}); "
+                         f"copy the run folder again, or retrain it with `chromolib train DATASET_DIR {run}`") from None
     model.to(pick_device(device or config.get("device", "auto"))).eval()
     return model, config, norm
 
@@ -171,6 +55,7 @@ class Run:
     metrics: dict
     predictions: pd.DataFrame
     config: dict
+    review: dict  # the needs_review threshold and its curve (``evaluation.choose_threshold``)
 
 
 def train_run(dataset_dir: str | Path, cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
@@ -233,19 +118,17 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, mod
                "evaluated_on": str(dataset_dir)}
     preds.to_csv(out / "predictions.csv", index=False)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    # the confidence threshold for `chromolib orient` (needs_review), chosen on half the held-out cells
-    from .orient import choose_threshold
-
-    (out / "review.json").write_text(json.dumps(choose_threshold(preds), indent=2))
+    # the confidence threshold for `chromolib orient` (needs_review), chosen on half the held-out
+    # cells, on the same probabilities (``training.predict``) that orient applies it to
+    review = choose_threshold(preds)
+    (out / "review.json").write_text(json.dumps(review, indent=2))
     history = pd.read_csv(out / "history.csv") if (out / "history.csv").exists() else pd.DataFrame()
-    return Run(history, metrics, preds, config)
+    return Run(history, metrics, preds, config, review)
 
 
 def evaluate_shifts(run_dir: str | Path, shifts: dict | None = None) -> pd.DataFrame:
     """Accuracy of a trained run on its test split as recorded and under simulated changes of
     laboratory (resolution, blur, contrast, gamma): one row per shift."""
-    from .dataset import SHIFTS
-
     model, config, norm = load_trained(run_dir)
     test_set = test_tensors(config["dataset"], int(config["image_size"]), norm["mean"], norm["std"])
     raw = test_set.images.numpy()
@@ -268,7 +151,7 @@ def load_run(run_dir: str | Path) -> Run:
                                 f"`chromolib train DATASET_DIR RUN_DIR`)")
     return Run(pd.read_csv(run / "history.csv"), json.loads((run / "metrics.json").read_text()),
                pd.read_csv(run / "predictions.csv", dtype={"cell": str, "chromosome": str}),
-               json.loads((run / "config.json").read_text()))
+               json.loads((run / "config.json").read_text()), json.loads((run / "review.json").read_text()))
 
 
 def run_setup(config: dict, metrics: dict) -> str:

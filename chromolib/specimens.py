@@ -1,24 +1,36 @@
 """Where chromosomes come from: the synthetic generator or a folder of real crops.
 
+A *specimen* is one segmented chromosome at a known angle: the upright chromosome (short arm
+p up) was rotated counter-clockwise by ``angle`` degrees.
+
 Real data layout (see data/README.md): a folder with ``labels.csv`` (columns
 ``file,cell,chromosome,copy``; ``file`` relative to the folder), or a plain folder of images.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import numpy as np
 import pandas as pd
 
-from .dataset import Specimen, canonical_gray
-from .rotation import foreground_mask, rotate_and_crop
+from .images import IMAGE_SUFFIXES, canonical_gray, read_image
+from .rotation import rotate_to_angle
 
-__all__ = ["IMAGE_SUFFIXES", "read_labels", "copy_cells", "list_images", "synthetic_specimens", "karyogram_specimens", "KaryogramSpecimens",
-           "rotate_to_angle"]
+__all__ = ["Specimen", "specimens_from", "read_labels", "copy_cells", "synthetic_specimens", "karyogram_specimens",
+           "KaryogramSpecimens"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+@dataclass(frozen=True)
+class Specimen:
+    """One chromosome crop at a known angle (degrees counter-clockwise from p up)."""
+    image: np.ndarray
+    cell: str
+    chromosome: str
+    angle: float
+    source: str = ""
+    bent: bool | None = None  # known for synthetic chromosomes
 
 
 def read_labels(root: str | Path, max_cells: int | None = None, seed: int = 0) -> pd.DataFrame:
@@ -69,20 +81,6 @@ def _labels_from_folder(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["file", "cell", "chromosome", "copy"])
 
 
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files directly in ``folder`` (sorted), by suffix."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"input folder {folder} does not exist")
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def rotate_to_angle(gray: np.ndarray, angle: float, margin: int = 2) -> np.ndarray:
-    """Rotate a dark-on-white crop counter-clockwise by ``angle`` (white fill) and crop it tight:
-    a segmented chromosome as it would lie in a metaphase."""
-    return rotate_and_crop(gray, foreground_mask(gray, "white"), angle, fill=255, margin=margin)
-
-
 def synthetic_specimens(n_cells: int, seed: int = 0, scale: float = 1.0) -> list[Specimen]:
     """The embedded default: ``n_cells`` synthetic metaphases (46 chromosomes each)."""
     from .synthetic import make_dataset
@@ -95,10 +93,13 @@ def synthetic_specimens(n_cells: int, seed: int = 0, scale: float = 1.0) -> list
 class KaryogramSpecimens:
     """Real p-up crops from a karyogram set, each rotated by a seeded random angle in [0, 360):
     the karyogram polarity benchmark (the label follows from the known angle). Sized, so a
-    progress bar knows the total; images are read one at a time while iterating."""
+    progress bar knows the total; images are read one at a time while iterating.
 
-    def __init__(self, root: str | Path, seed: int = 0, max_cells: int | None = None):
-        self.root = Path(root)
+    ``rotate=False`` yields every crop as it is (canonical gray, ``angle`` 0): for crops whose
+    true angle is unknown, such as Q-band crops at metaphase angles."""
+
+    def __init__(self, root: str | Path, seed: int = 0, max_cells: int | None = None, rotate: bool = True):
+        self.root, self.rotate = Path(root), rotate
         self.labels = read_labels(self.root, max_cells=max_cells, seed=seed)
         self.angles = np.random.default_rng(seed).uniform(0.0, 360.0, size=len(self.labels))
 
@@ -107,13 +108,30 @@ class KaryogramSpecimens:
 
     def __iter__(self) -> Iterator[Specimen]:
         for row, angle in zip(self.labels.itertuples(index=False), self.angles):
-            img = cv2.imread(str(self.root / row.file), cv2.IMREAD_UNCHANGED)
-            if img is None:
-                raise FileNotFoundError(f"cannot read {self.root / row.file} (listed in {self.root / 'labels.csv'})")
-            yield Specimen(rotate_to_angle(canonical_gray(img), float(angle)), row.cell, row.chromosome,
-                           float(angle), row.file)
+            gray = canonical_gray(_read_listed(self.root, row.file))
+            if not self.rotate:
+                yield Specimen(gray, row.cell, row.chromosome, 0.0, row.file)
+                continue
+            yield Specimen(rotate_to_angle(gray, float(angle)), row.cell, row.chromosome, float(angle), row.file)
 
 
 def karyogram_specimens(root: str | Path, seed: int = 0, max_cells: int | None = None) -> KaryogramSpecimens:
     """The karyogram polarity benchmark's specimens (see ``KaryogramSpecimens``)."""
     return KaryogramSpecimens(root, seed=seed, max_cells=max_cells)
+
+
+def _read_listed(root: Path, file: str) -> np.ndarray:
+    """An image listed in ``root/labels.csv``; the error names both files."""
+    try:
+        return read_image(root / file)
+    except (FileNotFoundError, ValueError) as exc:
+        raise FileNotFoundError(f"cannot read {root / file} (listed in {root / 'labels.csv'}): {exc}") from None
+
+
+def specimens_from(data: str | Path | None, n_cells: int = 30, seed: int = 0, max_cells: int | None = None):
+    """The chromosomes a chapter, a benchmark or a data set starts from: the karyogram polarity
+    benchmark on ``data`` (a folder of p-up crops, ``max_cells`` whole cells at most) or, when
+    ``data`` is empty, ``n_cells`` synthetic metaphases. A sized iterable of ``Specimen``."""
+    if data:
+        return karyogram_specimens(data, seed=seed, max_cells=max_cells)
+    return synthetic_specimens(n_cells, seed=seed)

@@ -1,0 +1,32 @@
+"""Tests of chromolib.augment."""
+import numpy as np
+import torch
+
+from chromolib.augment import SHIFTS, robust_augment
+
+
+def test_to_device_on_the_cpu_is_a_plain_move():
+    from chromolib.augment import to_device
+
+    t = torch.arange(5)
+    assert to_device(t, torch.device("cpu")) is t
+
+
+def test_robust_augment_is_seeded_and_stays_an_image():
+    x = torch.ones(4, 32, 32)
+    x[:, 8:24, 12:20] = 0.2
+    a = robust_augment(x.clone(), torch.Generator().manual_seed(1))
+    b = robust_augment(x.clone(), torch.Generator().manual_seed(1))
+    c = robust_augment(x.clone(), torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.shape == x.shape and a.min() >= 0 and a.max() <= 1
+    assert (a[:, 14:18, 14:18].mean() < 0.6) and (a[:, :3, :3].mean() > 0.8)  # still dark on white
+
+
+def test_shifts_keep_the_test_set_shape_and_change_all_but_the_recorded_one():
+    x = np.full((3, 24, 24), 255, np.uint8)
+    x[:, 4:20, 9:15] = np.arange(16, dtype=np.uint8)[None, :, None] * 8 + 20
+    for name, shift in SHIFTS.items():
+        y = shift(x)
+        assert y.shape == x.shape and y.dtype == np.uint8, name
+        assert (y == x).all() == (name == "as recorded"), name
