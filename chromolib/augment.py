@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ["AUGMENTATIONS", "to_device", "robust_augment", "SHIFTS"]
+__all__ = ["AUGMENTATIONS", "to_device", "tilt_batch", "robust_augment", "SHIFTS"]
 
 AUGMENTATIONS = ("none", "flip", "robust")
 
@@ -28,6 +28,18 @@ def to_device(t: torch.Tensor, dev: torch.device) -> torch.Tensor:
     if dev.type != "cuda" or t.device.type == "cuda":
         return t.to(dev)
     return t.pin_memory().to(dev, non_blocking=True)
+
+
+def tilt_batch(x: torch.Tensor, max_degrees: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Rotate each image of a batch (N, H, W) in [0, 1], dark on white, by its own random angle
+    in [-max_degrees, max_degrees] about the centre (white where it uncovers). Non-square
+    images rotate in pixel space (the normalised grid is corrected for the aspect ratio)."""
+    n, h, w = x.shape
+    a = torch.deg2rad((torch.rand(n, generator=generator) * 2 - 1) * max_degrees)
+    cos, sin, zero = torch.cos(a), torch.sin(a), torch.zeros(n)
+    theta = torch.stack([torch.stack([cos, -sin * h / w, zero], 1), torch.stack([sin * w / h, cos, zero], 1)], 1)
+    grid = torch.nn.functional.affine_grid(to_device(theta, x.device), (n, 1, h, w), align_corners=False)
+    return 1 - torch.nn.functional.grid_sample(1 - x[:, None], grid, align_corners=False, padding_mode="zeros")[:, 0]
 
 
 def robust_augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

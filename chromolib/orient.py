@@ -15,15 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .images import (canonical_gray, check_separate, for_each_file, list_images, read_image, write_csv_atomic,
                      write_image_atomic)
 from .karyogram import karyogram_sheet
-from .polarity_set import PolarityTensors, network_input
 from .rotation import background_fill, chromosome_mask, find_angle, rotate_and_crop
-from .runs import load_trained
-from .training import predict
+from .runs import TrainedModel, load_trained
 
 __all__ = ["OrientModel", "load_orient_model", "upright_file", "rotate_folder", "orient_folder", "RESULT_COLUMNS",
            "ROTATION_COLUMNS"]
@@ -34,30 +31,22 @@ ROTATION_COLUMNS = ["file", "angle", "error"]
 
 @dataclass
 class OrientModel:
-    """A trained polarity network with what it needs at inference."""
-    model: torch.nn.Module
-    image_size: int
-    mean: float
-    std: float
-    threshold: float  # confidence below which a chromosome is flagged for review
-    device: torch.device
+    """A trained polarity network and the confidence below which ``orient`` flags a chromosome."""
+    trained: TrainedModel
+    threshold: float  # confidence max(p, 1 - p) below which a chromosome is flagged for review
 
-    def prob_up(self, grays: list[np.ndarray]) -> np.ndarray:
-        """P(up) per upright crop: ``training.predict`` on ``polarity_set.network_input``, the
-        same probabilities the run was evaluated on and its review threshold chosen on."""
-        x = network_input(grays, self.image_size)
-        data = PolarityTensors(x, np.zeros(len(x), dtype=int), self.mean, self.std)
-        return predict(self.model, data, device=self.device)[:, 1]
+    def prob_up(self, crops: list[np.ndarray]) -> np.ndarray:
+        """P(up) per upright crop, by ``TrainedModel.prob_up``: the probabilities the run was
+        evaluated on and its review threshold chosen on."""
+        return self.trained.prob_up(crops)
 
 
 def load_orient_model(run_dir: str | Path, device: str = "cpu") -> OrientModel:
     """Load RUN_DIR (written by ``chromolib train``): config, normalisation, weights, threshold."""
     run = Path(run_dir)
-    model, config, norm = load_trained(run, device)
     review = run / "review.json"
     threshold = json.loads(review.read_text())["threshold"] if review.exists() else 0.9
-    return OrientModel(model, int(config["image_size"]), float(norm["mean"]), float(norm["std"]), threshold,
-                       torch.device(device))
+    return OrientModel(load_trained(run, device), threshold)
 
 
 def upright_file(path: str | Path, method: str = "hull", step: float = 1.0) -> tuple[np.ndarray, float, str]:

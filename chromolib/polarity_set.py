@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .augment import AUGMENTATIONS, robust_augment, to_device
+from .augment import AUGMENTATIONS, robust_augment, tilt_batch, to_device
 from .images import canonical_gray, read_image
 from .progress import progress_bar
 from .rotation import upright
@@ -30,7 +30,7 @@ from .specimens import Specimen, specimens_from
 
 __all__ = [
     "UP", "DOWN", "LABELS", "polarity_label", "build_polarity_set", "prepare_dataset", "split_by_cell", "case_of",
-    "read_manifest", "square_resize", "network_input", "load_images", "normalisation_stats", "PolarityTensors",
+    "read_manifest", "fit_resize", "square_resize", "network_input", "split_tensors", "load_images", "normalisation_stats", "PolarityTensors",
     "load_split", "test_tensors",
 ]
 
@@ -112,32 +112,45 @@ def read_manifest(root: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"cell": str, "chromosome": str})
 
 
-def square_resize(gray: np.ndarray, size: int, fill: int = 255) -> np.ndarray:
-    """Pad to a square with ``fill`` (keeping the aspect ratio and centring), then resize."""
+def fit_resize(gray: np.ndarray, height: int, width: int, fill: int = 255) -> np.ndarray:
+    """Pad to the aspect ratio ``height : width`` with ``fill`` (centred, the chromosome's own
+    shape kept), then resize to ``height x width`` pixels."""
     g = np.asarray(gray)
     h, w = g.shape[:2]
-    side = max(h, w)
-    top, left = (side - h) // 2, (side - w) // 2
-    sq = cv2.copyMakeBorder(g, top, side - h - top, left, side - w - left, cv2.BORDER_CONSTANT, value=fill)
-    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    return cv2.resize(sq, (size, size), interpolation=interp)
+    if h * width >= w * height:  # taller than the target: widen
+        new_h, new_w = h, max(w, int(round(h * width / height)))
+    else:
+        new_h, new_w = max(h, int(round(w * height / width))), w
+    top, left = (new_h - h) // 2, (new_w - w) // 2
+    padded = cv2.copyMakeBorder(g, top, new_h - h - top, left, new_w - w - left, cv2.BORDER_CONSTANT, value=fill)
+    interp = cv2.INTER_AREA if new_h > height else cv2.INTER_LINEAR
+    return cv2.resize(padded, (width, height), interpolation=interp)
 
 
-def network_input(grays: Iterable[np.ndarray], size: int) -> np.ndarray:
+def square_resize(gray: np.ndarray, size: int, fill: int = 255) -> np.ndarray:
+    """Pad to a square with ``fill`` (keeping the aspect ratio and centring), then resize."""
+    return fit_resize(gray, size, size, fill)
+
+
+def network_input(grays: Iterable[np.ndarray], size: int, width: int = 0) -> np.ndarray:
     """Upright crops (any depth, either background) as the network reads them: canonical gray,
-    padded to a square with white and resized to ``size``; uint8 (N, size, size)."""
+    padded with white to ``size`` x ``width`` (a square when ``width`` is 0, as in the method;
+    a tall frame keeps more pixels on a chromosome, about 3 times as long as wide) and resized;
+    uint8 (N, size, width or size)."""
     grays = list(grays)
-    out = np.empty((len(grays), size, size), dtype=np.uint8)
+    w = width or size
+    out = np.empty((len(grays), size, w), dtype=np.uint8)
     for i, g in enumerate(grays):
-        out[i] = square_resize(canonical_gray(g), size)
+        out[i] = fit_resize(canonical_gray(g), size, w)
     return out
 
 
-def load_images(root: str | Path, files: Iterable[str], size: int, progress: bool = False) -> np.ndarray:
-    """Read images (relative to ``root``) into a uint8 array (N, size, size), dark on white."""
+def load_images(root: str | Path, files: Iterable[str], size: int, progress: bool = False,
+                width: int = 0) -> np.ndarray:
+    """Read images (relative to ``root``) into a uint8 array (N, size, width or size), dark on white."""
     root = Path(root)
     files = list(files)
-    return network_input((read_image(root / f) for f in progress_bar(files, progress, desc="load")), size)
+    return network_input((read_image(root / f) for f in progress_bar(files, progress, desc="load")), size, width)
 
 
 def normalisation_stats(images: np.ndarray) -> tuple[float, float]:
@@ -151,17 +164,19 @@ class PolarityTensors(torch.utils.data.Dataset):
 
     ``train=True`` applies ``augment``: ``"flip"`` is the method's augmentation, a horizontal
     flip with probability 0.5 (it does not change polarity); ``"robust"`` adds scale, tilt,
-    blur, contrast, gamma and noise for images from other laboratories; ``"none"`` nothing.
-    Random state comes from ``generator`` so a run is seeded.
+    blur, contrast, gamma and noise for images from other laboratories; ``"none"`` nothing;
+    and, unless ``augment`` is ``"none"``, a random tilt of up to ``tilt`` degrees either way
+    (the rotation step's own error). Random state comes from ``generator`` so a run is seeded.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, mean: float, std: float,
-                 train: bool = False, augment: str = "flip"):
+                 train: bool = False, augment: str = "flip", tilt: float = 0.0):
         if augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, not {augment!r}")
         self.images = torch.as_tensor(np.ascontiguousarray(images), dtype=torch.uint8)
         self.labels = torch.as_tensor(np.array(labels), dtype=torch.long)
         self.mean, self.std, self.train, self.augment = float(mean), float(std), train, augment
+        self.tilt = float(tilt)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -184,6 +199,8 @@ class PolarityTensors(torch.utils.data.Dataset):
             x = torch.where(flip[:, None, None], x.flip(-1), x)  # no boolean indexing: no device sync
             if self.augment == "robust":
                 x = robust_augment(x, generator)
+            if self.tilt:
+                x = tilt_batch(x, self.tilt, generator)
         x = (x - self.mean) / self.std
         return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous(), self.labels[index]
 
@@ -216,22 +233,27 @@ def prepare_dataset(data: str | Path | None, out_dir: str | Path, n_cells: int =
     return df
 
 
-def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None,
-               progress: bool = False, augment: str = "flip") -> tuple[PolarityTensors, PolarityTensors, dict]:
-    """Train and test tensors at ``size`` px, normalised with the TRAINING split's mean/std."""
+def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None, progress: bool = False,
+               augment: str = "flip", width: int = 0, tilt: float = 0.0) -> tuple[PolarityTensors, PolarityTensors, dict]:
+    """Train and test tensors at ``size`` (x ``width``) px, normalised with the TRAINING split's
+    mean/std. Rows of any other ``split`` (e.g. ``"val"``) are left out."""
     df = read_manifest(root) if manifest is None else manifest
     tr, te = df[df.split == "train"], df[df.split == "test"]
-    x_tr = load_images(root, tr.file, size, progress=progress)
-    x_te = load_images(root, te.file, size, progress=progress)
+    x_tr = load_images(root, tr.file, size, progress=progress, width=width)
     mean, std = normalisation_stats(x_tr)
     stats = {"mean": mean, "std": std, "n_train": len(tr), "n_test": len(te)}
-    return (PolarityTensors(x_tr, tr.label.values, mean, std, train=True, augment=augment),
-            PolarityTensors(x_te, te.label.values, mean, std, train=False), stats)
+    return (PolarityTensors(x_tr, tr.label.values, mean, std, train=True, augment=augment, tilt=tilt),
+            split_tensors(root, df, "test", size, mean, std, width), stats)
+
+
+def split_tensors(root: str | Path, manifest: pd.DataFrame, split: str, size: int, mean: float, std: float,
+                  width: int = 0) -> PolarityTensors:
+    """The rows of one ``split`` for evaluation, normalised with given (a run's training) statistics."""
+    part = manifest[manifest.split == split]
+    return PolarityTensors(load_images(root, part.file, size, width=width), part.label.values, mean, std)
 
 
 def test_tensors(root: str | Path, size: int, mean: float, std: float,
-                 manifest: pd.DataFrame | None = None) -> PolarityTensors:
-    """The test split at ``size`` px, normalised with given (a run's training) statistics."""
-    df = read_manifest(root) if manifest is None else manifest
-    te = df[df.split == "test"]
-    return PolarityTensors(load_images(root, te.file, size), te.label.values, mean, std, train=False)
+                 manifest: pd.DataFrame | None = None, width: int = 0) -> PolarityTensors:
+    """The test split at ``size`` (x ``width``) px, normalised with given (a run's training) statistics."""
+    return split_tensors(root, read_manifest(root) if manifest is None else manifest, "test", size, mean, std, width)

@@ -12,32 +12,69 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
 from .augment import SHIFTS
-from .evaluation import choose_threshold, confusion, polarity_metrics
+from .evaluation import choose_threshold, confusion, fit_temperature, polarity_metrics
 from .images import first_line
 from .model import build_model
-from .polarity_set import PolarityTensors, load_split, read_manifest, test_tensors
+from .polarity_set import (PolarityTensors, load_split, network_input, read_manifest, split_by_cell, split_tensors,
+                           test_tensors)
 from .repro import device as pick_device
 from .repro import environment, set_seed
-from .training import TrainConfig, predict, train
+from .training import TrainConfig, logits, predict, train
 
-__all__ = ["Run", "train_run", "evaluate_run", "load_trained", "load_run", "evaluate_shifts", "run_setup",
+__all__ = ["TrainedModel", "Run", "train_run", "evaluate_run", "load_trained", "load_run", "evaluate_shifts", "run_setup",
            "reference_runs"]
 
 
-def load_trained(run_dir: str | Path, device: str | None = None) -> tuple[torch.nn.Module, dict, dict]:
+@dataclass
+class TrainedModel:
+    """A trained polarity network with what prediction needs: its input size, the training
+    split's normalisation, test-time flips and the calibration temperature. ``predict`` is the
+    one path from images to probabilities for evaluation, the review threshold and ``orient``."""
+    model: torch.nn.Module
+    config: dict
+    mean: float
+    std: float
+    temperature: float = 1.0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Input (height, width) in pixels."""
+        return int(self.config["image_size"]), int(self.config.get("width") or self.config["image_size"])
+
+    def tensors(self, images: np.ndarray, labels=None) -> PolarityTensors:
+        """uint8 images (N, height, width), dark on white, as this network reads them."""
+        return PolarityTensors(images, np.zeros(len(images), int) if labels is None else labels, self.mean, self.std)
+
+    def predict(self, data: PolarityTensors) -> np.ndarray:
+        """Probabilities (N, 2): column 1 = up; with the run's test-time flips and temperature."""
+        return predict(self.model, data, tta=bool(self.config.get("tta")), temperature=self.temperature)
+
+    def prob_up(self, crops: list[np.ndarray]) -> np.ndarray:
+        """P(up) for upright crops (any depth, either background)."""
+        return self.predict(self.tensors(network_input(crops, *self.size)))[:, 1]
+
+    def test_set(self, dataset_dir: str | Path, manifest: pd.DataFrame | None = None) -> PolarityTensors:
+        """The test split of a data set, as this network reads it."""
+        height, width = self.size
+        return test_tensors(dataset_dir, height, self.mean, self.std, manifest, width=width)
+
+
+def load_trained(run_dir: str | Path, device: str | None = None) -> TrainedModel:
     """A run folder's trained model (``checkpoint.pt``, in eval mode on ``device``, default the
-    run's), its ``config.json`` and the training split's normalisation (from ``metrics.json``)."""
+    run's), its ``config.json`` and, from ``metrics.json``, the training split's normalisation and
+    the calibration temperature."""
     run = Path(run_dir)
     for name in ("config.json", "metrics.json", "checkpoint.pt"):
         if not (run / name).exists():
             raise FileNotFoundError(f"{run / name} not found: {run} is not a trained run folder "
                                     f"(`chromolib train DATASET_DIR RUN_DIR`)")
     config = json.loads((run / "config.json").read_text())
-    norm = json.loads((run / "metrics.json").read_text())["normalisation"]
+    metrics = json.loads((run / "metrics.json").read_text())
     model = build_model(config["arch"], None)
     try:
         model.load_state_dict(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["model"])
@@ -45,7 +82,9 @@ def load_trained(run_dir: str | Path, device: str | None = None) -> tuple[torch.
         raise ValueError(f"{run / 'checkpoint.pt'} is damaged or does not belong to this run ({first_line(exc)}); "
                          f"copy the run folder again, or retrain it with `chromolib train DATASET_DIR {run}`") from None
     model.to(pick_device(device or config.get("device", "auto"))).eval()
-    return model, config, norm
+    norm = metrics["normalisation"]
+    return TrainedModel(model, config, float(norm["mean"]), float(norm["std"]),
+                        float(metrics.get("calibration", {}).get("temperature", 1.0)))
 
 
 @dataclass
@@ -71,8 +110,12 @@ def train_run(dataset_dir: str | Path, cfg: TrainConfig, out_dir: str | Path, re
     set_seed(cfg.seed)
     dev = pick_device(cfg.device)
     df = read_manifest(dataset_dir)
-    train_set, test_set, stats = load_split(dataset_dir, cfg.image_size, df, progress=progress,
-                                                augment=cfg.augment)
+    if cfg.validation:  # cases kept aside from training, to fit the temperature on
+        tr = df.split == "train"
+        df.loc[tr, "split"] = split_by_cell(df[tr], 1 - cfg.validation, seed=cfg.seed + 1).map({"train": "train",
+                                                                                                 "test": "val"})
+    train_set, test_set, stats = load_split(dataset_dir, cfg.image_size, df, progress=progress, augment=cfg.augment,
+                                            width=cfg.width, tilt=cfg.tilt)
     model = build_model(cfg.arch, cfg.weights)
     t0 = time.perf_counter()
     history = train(model, train_set, cfg, val_set=test_set, out_dir=out, resume=resume,
@@ -85,30 +128,33 @@ def train_run(dataset_dir: str | Path, cfg: TrainConfig, out_dir: str | Path, re
     if timing["train_steps_seconds_total"]:
         timing["train_images_per_s"] = round(len(train_set) * len(history) / history["train_seconds"].sum(), 1)
     history.to_csv(out / "history.csv", index=False)
-    (out / "config.json").write_text(json.dumps({**asdict(cfg), "dataset": str(Path(dataset_dir))},
-                                                indent=2, default=str))
-    return evaluate_run(out, dataset_dir, model=model, test_set=test_set,
-                        extra={**timing, "normalisation": stats, "environment": environment(dev)})
+    config = {**asdict(cfg), "dataset": str(Path(dataset_dir))}
+    (out / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    trained = TrainedModel(model.eval(), config, stats["mean"], stats["std"])
+    extra = {**timing, "normalisation": stats, "environment": environment(dev)}
+    if cfg.validation:
+        val = split_tensors(dataset_dir, df, "val", cfg.image_size, stats["mean"], stats["std"], cfg.width)
+        trained.temperature = fit_temperature(logits(model, val, tta=cfg.tta), val.labels.numpy())
+        extra["calibration"] = {"temperature": trained.temperature, "n_val": len(val),
+                                "val_cells": int(df[df.split == "val"].cell.nunique())}
+    return evaluate_run(out, dataset_dir, trained=trained, test_set=test_set, extra=extra)
 
 
-def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, model=None,
+def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, trained: TrainedModel | None = None,
                  test_set: PolarityTensors | None = None, extra: dict | None = None) -> Run:
     """Predict the test split with the run's model; write ``predictions.csv`` and ``metrics.json``.
 
-    Without ``model`` the run's trained model is loaded; the test images are normalised with
+    Without ``trained`` the run's trained model is loaded; the test images are normalised with
     the run's training statistics (the data set defaults to the one the run was trained on).
     """
     out = Path(run_dir)
-    if model is None or test_set is None:
-        loaded, config, norm = load_trained(out)
-        model = loaded if model is None else model
-    else:
-        config = json.loads((out / "config.json").read_text())
+    trained = trained or load_trained(out)
+    config = trained.config
     dataset_dir = Path(dataset_dir or config["dataset"])
     df = read_manifest(dataset_dir)
     if test_set is None:
-        test_set = test_tensors(dataset_dir, int(config["image_size"]), norm["mean"], norm["std"], df)
-    probs = predict(model, test_set)
+        test_set = trained.test_set(dataset_dir, df)
+    probs = trained.predict(test_set)
     te = df[df.split == "test"].reset_index(drop=True)
     preds = te[["file", "cell", "chromosome", "label"]].copy()
     preds["prob_up"] = probs[:, 1].round(6)
@@ -129,14 +175,13 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, mod
 def evaluate_shifts(run_dir: str | Path, shifts: dict | None = None) -> pd.DataFrame:
     """Accuracy of a trained run on its test split as recorded and under simulated changes of
     laboratory (resolution, blur, contrast, gamma): one row per shift."""
-    model, config, norm = load_trained(run_dir)
-    test_set = test_tensors(config["dataset"], int(config["image_size"]), norm["mean"], norm["std"])
+    trained = load_trained(run_dir)
+    test_set = trained.test_set(trained.config["dataset"])
     raw = test_set.images.numpy()
     rows = []
     for name, shift in (shifts or SHIFTS).items():
-        shifted = PolarityTensors(shift(raw), test_set.labels.numpy(), test_set.mean, test_set.std)
-        probs = predict(model, shifted)
-        m = polarity_metrics(confusion(shifted.labels.numpy(), probs.argmax(1)))
+        probs = trained.predict(trained.tensors(shift(raw), test_set.labels.numpy()))
+        m = polarity_metrics(confusion(test_set.labels.numpy(), probs.argmax(1)))
         rows.append({"test images": name, "accuracy %": round(100 * m["accuracy"], 2),
                      "95% CI": f"{100 * m['accuracy_ci95'][0]:.1f}-{100 * m['accuracy_ci95'][1]:.1f}",
                      "FP": m["FP"], "FN": m["FN"], "n": m["n"]})

@@ -22,7 +22,7 @@ from .progress import progress_bar, tqdm
 from .polarity_set import PolarityTensors
 from .repro import device as pick_device
 
-__all__ = ["TrainConfig", "PROFILES", "COMPILE_MODES", "lr_milestones", "config_table", "make_optimizer", "autocast",
+__all__ = ["TrainConfig", "PROFILES", "COMPILE_MODES", "lr_milestones", "config_table", "make_optimizer", "autocast", "logits",
            "memory_format", "prepare_for_device", "train_step", "train", "predict"]
 
 #: ``TrainConfig.compile``: off, or a ``torch.compile`` mode ("reduce-overhead" adds CUDA graphs).
@@ -43,6 +43,10 @@ class TrainConfig:
     milestones: tuple[float, ...] = (0.6, 0.9)
     gamma: float = 0.1
     augment: str = "flip"   # flip (the method) | robust (other laboratories) | none
+    width: int = 0           # input width in px; 0: square (image_size x image_size), as in the method
+    tilt: float = 0.0        # training images tilted at random by up to this many degrees either way
+    tta: bool = False        # predict on the image and its mirror image, logits averaged
+    validation: float = 0.0  # share of the training cases kept aside to fit the temperature (calibration)
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU | fp32 | bf16
@@ -140,9 +144,10 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, data: PolarityTensors, batch_size: int = 512, device=None,
-            progress: bool = False, precision: str = "auto") -> np.ndarray:
-    """Softmax probabilities (N, 2): column 0 = down, column 1 = up."""
+def logits(model: nn.Module, data: PolarityTensors, batch_size: int = 512, device=None, progress: bool = False,
+           precision: str = "auto", tta: bool = False) -> np.ndarray:
+    """The network's outputs (N, 2) before the softmax; with ``tta`` the mean over the image
+    and its mirror image (a horizontal flip does not change polarity)."""
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
     data = data.to(dev)  # decoded images once to the device; batches are made there
@@ -151,9 +156,20 @@ def predict(model: nn.Module, data: PolarityTensors, batch_size: int = 512, devi
     for start in progress_bar(range(0, len(data), batch_size), progress, desc="predict"):
         x, _ = data.batch(idx[start:start + batch_size])
         with autocast(dev, precision):
-            logits = model(x)
-        out.append(torch.softmax(logits.float(), dim=1))
+            z = model(x).float()
+            if tta:
+                z = (z + model(x.flip(-1)).float()) / 2
+        out.append(z)
     return torch.cat(out).cpu().numpy() if out else np.zeros((0, 2), dtype=np.float32)
+
+
+def predict(model: nn.Module, data: PolarityTensors, batch_size: int = 512, device=None, progress: bool = False,
+            precision: str = "auto", tta: bool = False, temperature: float = 1.0) -> np.ndarray:
+    """Probabilities (N, 2): column 0 = down, column 1 = up: the softmax of ``logits`` divided
+    by ``temperature`` (1: the network's own; a fitted one calibrates them). The one
+    prediction function of evaluation, the review threshold and ``orient``."""
+    z = logits(model, data, batch_size, device, progress, precision, tta)
+    return torch.softmax(torch.as_tensor(z) / temperature, dim=1).numpy()
 
 
 def _evaluate(model, data, dev, precision="auto") -> tuple[float, float]:

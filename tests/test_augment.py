@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from chromolib.augment import SHIFTS, robust_augment
+from chromolib.augment import SHIFTS, robust_augment, tilt_batch
 
 
 def test_to_device_on_the_cpu_is_a_plain_move():
@@ -30,3 +30,20 @@ def test_shifts_keep_the_test_set_shape_and_change_all_but_the_recorded_one():
         y = shift(x)
         assert y.shape == x.shape and y.dtype == np.uint8, name
         assert (y == x).all() == (name == "as recorded"), name
+
+
+def test_tilt_batch_turns_a_vertical_bar_by_at_most_the_limit():
+    import cv2
+
+    x = torch.ones(64, 96, 32)
+    x[:, 16:80, 14:18] = 0.0
+    out = tilt_batch(x.clone(), 12.0, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert out[:, :2, :2].min() > 0.99  # white stays white in the corners
+    angles = []
+    for img in out.numpy():
+        ys, xs = np.nonzero(img < 0.5)
+        m = cv2.moments((img < 0.5).astype(np.uint8), binaryImage=True)
+        angles.append(np.degrees(0.5 * np.arctan2(2 * m["mu11"], m["mu20"] - m["mu02"])) % 180 - 90)
+    angles = np.abs(angles)
+    assert angles.max() <= 13.0 and angles.max() > 6.0  # up to the limit, in pixel space (not sheared)

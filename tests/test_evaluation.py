@@ -152,3 +152,14 @@ def test_method_agreement_compares_angles_modulo_180():
     errors = pd.DataFrame(rows, columns=["source", "method", "angle"])
     assert method_agreement(errors) == 2 / 3
     assert method_agreement(errors, within=3.0) == 1.0
+
+
+def test_fit_temperature_recovers_an_overconfident_network():
+    from chromolib.evaluation import fit_temperature
+
+    rng = np.random.default_rng(0)
+    margin = rng.normal(1.0, 1.5, 4000)  # calibrated logit margins (T = 1)
+    labels = (rng.random(4000) < 1 / (1 + np.exp(-margin))).astype(int)
+    logits = np.stack([np.zeros_like(margin), margin], 1) * 3.0  # the same network, 3 times too sure
+    assert fit_temperature(logits, labels) == pytest.approx(3.0, rel=0.15)
+    assert fit_temperature(logits / 3.0, labels) == pytest.approx(1.0, rel=0.15)

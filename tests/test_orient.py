@@ -132,7 +132,7 @@ def test_orient_cli_end_to_end_with_a_trained_run(tiny_run, tmp_path, capsys):
     run = tiny_run.run
     assert json.loads((run / "review.json").read_text())["threshold"] >= 0.5
     model = load_orient_model(run)
-    assert model.image_size == 32
+    assert model.trained.size == (32, 32)
     src = tmp_path / "in"
     src.mkdir()
     for i, c in enumerate(make_cell("z", np.random.default_rng(2))[:6]):
@@ -161,8 +161,8 @@ def test_orient_applies_its_threshold_to_the_probabilities_it_was_chosen_on(tiny
     p = model.prob_up(crops)
     assert np.allclose(p, preds.prob_up, atol=1e-5)
     # the test can tell: on this run flip-averaging gives other probabilities
-    x = PolarityTensors(load_images(tiny_run.dataset, preds.file, 32), np.zeros(len(preds)), model.mean, model.std)
+    x = PolarityTensors(load_images(tiny_run.dataset, preds.file, 32), np.zeros(len(preds)), model.trained.mean, model.trained.std)
     with torch.no_grad():
         xs, _ = x.batch(torch.arange(len(x)))
-        flipped = torch.softmax(model.model(xs.flip(-1)), 1)[:, 1].numpy()
+        flipped = torch.softmax(model.trained.model(xs.flip(-1)), 1)[:, 1].numpy()
     assert np.abs((p + flipped) / 2 - preds.prob_up).max() > 1e-3

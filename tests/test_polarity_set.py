@@ -322,3 +322,25 @@ def test_read_manifest_keeps_cell_and_chromosome_as_text(tmp_path):
                   "split": ["train"]}).to_csv(tmp_path / "manifest.csv", index=False)
     df = read_manifest(tmp_path)
     assert df.cell[0] == "0012" and df.chromosome[0] == "1"
+
+
+def test_fit_resize_keeps_the_shape_in_a_tall_frame():
+    from chromolib.polarity_set import fit_resize
+
+    g = np.full((60, 20), 255, np.uint8)
+    g[:, 5:15] = 0  # a dark bar 10 px wide, 60 tall
+    out = fit_resize(g, 96, 32)
+    assert out.shape == (96, 32)
+    cols = np.nonzero((out < 128).any(axis=0))[0]
+    rows = np.nonzero((out < 128).any(axis=1))[0]
+    assert rows.size >= 94 and 14 <= cols.size <= 18  # scaled by 1.6 along both axes, centred
+    assert abs(cols.mean() - 15.5) <= 1
+    wide = fit_resize(g.T, 96, 32)  # a lying chromosome keeps its shape too: padded above and below
+    assert (wide[:30] == 255).all() and (wide[-30:] == 255).all()
+
+
+def test_square_resize_is_fit_resize_to_a_square():
+    from chromolib.polarity_set import fit_resize
+
+    g = np.random.default_rng(0).integers(0, 255, (37, 13), dtype=np.uint8)
+    assert (square_resize(g, 32) == fit_resize(g, 32, 32)).all()

@@ -3,6 +3,7 @@ the uninterrupted result; a damaged checkpoint is named; committed runs are labe
 import json
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -88,3 +89,19 @@ def test_run_setup_names_only_what_differs_from_the_method():
     cfg = {"arch": "resnet101", "image_size": 224, "epochs": 100, "augment": "flip", "precision": "auto"}
     assert run_setup(cfg, {"epochs_done": 60, "environment": {"device": "cpu"}}) == "resnet101, 224 px, 60 ep, cpu"
     assert run_setup({}, {}) == "?"
+
+
+def test_a_validation_share_of_the_training_cases_calibrates_the_run(tmp_path):
+    ds = tmp_path / "ds"
+    manifest = prepare_dataset("", ds, n_cells=5, seed=2, progress=False)
+    cfg = PROFILES["tiny"].with_(epochs=1, seed=0, device="cpu", validation=0.3, tta=True, width=16)
+    run = train_run(ds, cfg, tmp_path / "run", progress=False)
+    cal = run.metrics["calibration"]
+    assert cal["temperature"] > 0 and cal["n_val"] > 0 and cal["val_cells"] >= 1
+    n_train_all = int((manifest.split == "train").sum())
+    assert run.metrics["normalisation"]["n_train"] + cal["n_val"] == n_train_all  # kept aside, not trained on
+    assert run.metrics["n"] == int((manifest.split == "test").sum())
+    trained = load_trained(tmp_path / "run")
+    assert trained.temperature == cal["temperature"] and trained.size == (32, 16)
+    p = trained.predict(trained.test_set(ds))[:, 1]
+    assert np.allclose(p, run.predictions.prob_up, atol=1e-5)

@@ -334,3 +334,17 @@ def test_a_diverged_run_stops_with_a_clear_error_and_keeps_the_last_good_checkpo
         train(_fresh_model(0), train_set, CFG, out_dir=tmp_path, progress=False)
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert state["epoch"] == 1 and np.isfinite(state["history"][0]["train_loss"])
+
+
+def test_tta_logits_are_the_mean_of_the_image_and_its_mirror(full_run, easy_data):
+    from chromolib.training import logits
+
+    model = full_run[0]
+    _, test = easy_data
+    plain = logits(model, test)
+    mirror = PolarityTensors(test.images.numpy()[:, :, ::-1], test.labels.numpy(), test.mean, test.std)
+    both = logits(model, test, tta=True)
+    assert np.allclose(both, (plain + logits(model, mirror)) / 2, atol=1e-5)
+    p = predict(model, test, tta=True, temperature=2.0)
+    z = both / 2.0
+    assert np.allclose(p[:, 1], 1 / (1 + np.exp(z[:, 0] - z[:, 1])), atol=1e-5)
