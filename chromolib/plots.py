@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-__all__ = ["review_curve", "bar_by_type", "projection_curves", "gallery", "confusion_heatmap", "confusion_grid", "training_curves", "error_distribution"]
+__all__ = ["review_curve", "bar_by_type", "projection_curves", "gallery", "confusion_heatmap", "confusion_grid", "training_curves", "error_distribution",
+           "median_error_by_type", "rate_intervals", "rate_bars", "error_rates_by_type", "probability_histogram"]
 
 
 def projection_curves(curves: Sequence[tuple[str, np.ndarray, np.ndarray, float]], ax=None):
@@ -117,3 +118,106 @@ def bar_by_type(values: pd.Series, ylabel: str, ax=None, color: str = "tab:red")
     ax.bar(values.index, values.values, color=color)
     ax.set(xlabel="chromosome", ylabel=ylabel)
     return ax
+
+
+def median_error_by_type(errors: pd.DataFrame, ax=None):
+    """Median rotation error (degrees) per chromosome type, one line per method
+    (``evaluation.rotation_errors`` rows: chromosome, method, error), types in karyogram order."""
+    from .karyotype import karyotype_order
+
+    by_type = errors.pivot_table(index="chromosome", columns="method", values="error", aggfunc="median")
+    by_type = by_type.reindex(karyotype_order(by_type.index))
+    ax = ax or plt.subplots(figsize=(8, 3))[1]
+    for method in by_type.columns:
+        ax.plot(range(len(by_type)), by_type[method].to_numpy(), marker="o", label=method)
+    ax.set_xticks(range(len(by_type)), [str(t) for t in by_type.index])
+    ax.set(xlabel="chromosome", ylabel="median error (degrees)")
+    ax.legend(title="method")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def rate_intervals(hits: pd.Series, totals: pd.Series) -> pd.DataFrame:
+    """Per row: ``k`` of ``n``, the rate in percent and its Wilson 95 % interval (``lo``, ``hi``, percent),
+    for rates from small counts that must not be shown bare."""
+    from .evaluation import wilson_interval
+
+    k, n = hits.astype(int), totals.astype(int).reindex(hits.index)
+    bounds = [wilson_interval(int(a), int(b)) for a, b in zip(k, n)]
+    return pd.DataFrame({"k": k, "n": n, "rate": 100 * k / n.where(n > 0),
+                         "lo": [100 * lo for lo, _ in bounds], "hi": [100 * hi for _, hi in bounds]}, index=hits.index)
+
+
+def rate_bars(rates: pd.DataFrame, ylabel: str, ax=None, color: str = "tab:red"):
+    """Bars of ``rates.rate`` (percent) with their 95 % intervals as error bars (``rate_intervals``
+    columns), one bar per row in the given order, labelled ``name: k/n`` (vertical)."""
+    ax = ax or plt.subplots(figsize=(8, 3.4))[1]
+    x = np.arange(len(rates))
+    rate = rates["rate"].to_numpy(dtype=float)
+    err = np.vstack([rate - rates["lo"].to_numpy(dtype=float), rates["hi"].to_numpy(dtype=float) - rate])
+    ax.bar(x, rate, color=color, alpha=0.75)
+    ax.errorbar(x, rate, yerr=np.clip(err, 0, None), fmt="none", ecolor="black", elinewidth=1, capsize=2)
+    ax.set_xticks(x, [f"{i}: {k}/{n}" for i, k, n in zip(rates.index, rates["k"], rates["n"])], fontsize=7,
+                  rotation=90)
+    ax.set(ylabel=ylabel)
+    ax.set_ylim(bottom=0)
+    ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+def error_rates_by_type(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Wrong predictions (``label`` vs ``pred``) per chromosome type, karyogram order, as
+    ``rate_intervals`` (k errors of n, percent, Wilson 95 % interval)."""
+    from .karyotype import karyotype_order
+
+    wrong = (predictions.label != predictions.pred).groupby(predictions.chromosome.astype(str))
+    order = karyotype_order(wrong.size().index)
+    return rate_intervals(wrong.sum().reindex(order), wrong.size().reindex(order))
+
+
+def probability_histogram(predictions: pd.DataFrame, ax=None, bins: int = 40):
+    """Histogram of the predicted probability of up (``prob_up``), one per true ``label``, log counts."""
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    for lab, name in ((1, "up"), (0, "down")):
+        ax.hist(predictions.prob_up[predictions.label == lab], bins=bins, range=(0, 1), alpha=0.6, label=f"true {name}")
+    ax.set(xlabel="predicted probability of up", ylabel="chromosomes", yscale="log")
+    ax.legend()
+    return ax
+
+
+def roc(curves: dict, ax=None):
+    """ROC curves ``{name: (fpr, tpr, auc)}`` ("up" positive), the AUC in the legend."""
+    ax = ax or plt.subplots(figsize=(4.2, 4))[1]
+    for name, (fpr, tpr, auc) in curves.items():
+        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.4f})")
+    ax.plot([0, 1], [0, 1], color="0.7", ls=":", lw=1)
+    ax.set(xlabel="false positive rate (down called up)", ylabel="true positive rate (up called up)",
+           xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def reliability_diagram(tables: dict, ax=None):
+    """Share right against stated confidence per bin, ``{name: evaluation.reliability(...)}``;
+    the diagonal is a perfectly calibrated network; ECE in the legend."""
+    ax = ax or plt.subplots(figsize=(4.2, 4))[1]
+    for name, t in tables.items():
+        ax.plot(100 * t.confidence, 100 * t.accuracy, "o-", label=f"{name} (ECE {100 * t.attrs['ece']:.2f} %)")
+    ax.plot([50, 100], [50, 100], color="0.7", ls=":", lw=1)
+    ax.set(xlabel="stated confidence (%)", ylabel="share right (%)", xlim=(50, 100), ylim=(40, 101))
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def saliency_row(images, maps, titles, height: float = 2.2):
+    """Network inputs (gray) with their occlusion maps over them (red: needed for the right answer)."""
+    n = len(images)
+    fig, axes = plt.subplots(1, n, figsize=(n * height * 0.55, height), squeeze=False)
+    top = max(float(np.abs(np.asarray(maps)).max()), 1e-6)
+    for ax, img, m, title in zip(axes[0], images, maps, titles):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+        ax.imshow(np.clip(m, 0, None), cmap="Reds", alpha=0.55, vmin=0, vmax=top)
+        ax.set_title(title, fontsize=7)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

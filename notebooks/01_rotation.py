@@ -15,15 +15,19 @@
 # %% [markdown]
 # # Rotation to vertical
 #
+# ```{glue:md} data_note
+# :format: myst
+# ```
+#
 # The first step of the method needs no learning: rotate the segmented chromosome until its
-# horizontal extent $D(\theta) = x_R(\theta) - x_L(\theta)$ is smallest. This chapter shows
-# $D(\theta)$ for a few chromosomes, the chromosomes before and after, and compares the
-# faithful 1-degree sweep with the exact convex-hull minimum (and a principal-axis baseline)
-# on chromosomes whose true angle is known.
+# horizontal extent $D(\theta) = x_R(\theta) - x_L(\theta)$ is smallest (equation {eq}`eq-projection`).
+# This chapter shows $D(\theta)$ for a few chromosomes, the chromosomes before and after, and
+# compares the faithful 1-degree sweep with the exact convex-hull minimum (and a principal-axis
+# baseline) on chromosomes whose true angle is known.
 
 # %% tags=["parameters"]
-data = ""          # empty: synthetic chromosomes; else a folder with labels.csv of p-up crops, e.g. ../shared/data/pki3-gband
-qband = ""         # optional folder of Q-band crops at metaphase angles (bright on black) to show as well
+data = ""          # folder of p-up crops with labels.csv, empty for synthetic
+qband = ""         # folder of Q-band crops (bright on black), empty to skip 1.5
 n_examples = 6     # chromosomes in the galleries
 n_rotation = 460   # chromosomes in the method comparison
 seed = 0
@@ -32,38 +36,42 @@ seed = 0
 from itertools import islice
 from pathlib import Path
 
-
-from chromolib import plots
+from chromolib import book, plots
 from chromolib.book import glue
 from chromolib.evaluation import method_agreement, rotation_errors, summarise_rotation
 from chromolib.images import canonical_gray, read_image
-from chromolib.karyotype import LONG_TYPES, karyotype_order
+from chromolib.karyotype import LONG_TYPES
 from chromolib.rotation import foreground_mask, largest_component, sweep_angle, upright
 from chromolib.specimens import read_labels, specimens_from
 
 # %% [markdown]
 # ## Chromosomes at their metaphase angles
-# Each crop below is a single chromosome as segmentation delivers it: tight, white background,
-# at an arbitrary angle. With synthetic data (the default) the true angle is known because the
-# generator drew it; with a real karyogram set every p-up crop is rotated by a known random angle.
+# Each crop in {numref}`fig-rot-inputs` is a single chromosome as segmentation delivers it:
+# tight, white background, at an arbitrary angle. With synthetic data the true angle is known
+# because the generator drew it; a real karyogram crop stands vertical with p up, so each one
+# is turned by a seeded random angle and the true angle is known as well.
 
-# %%
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Chromosomes as the rotation step receives them, each titled with its type and the angle (counter-clockwise from p up) at which it lies.", "name": "fig-rot-inputs"}}
 def specimens(n):
     """The first ``n`` chromosomes of the data (46 per synthetic cell)."""
     return list(islice(specimens_from(data, n_cells=-(-n // 46), seed=seed), n))
 
 
-examples = specimens(n_examples * 7)[::7]
+chromosomes = specimens(max(n_rotation, n_examples * 7))
+examples = chromosomes[: n_examples * 7 : 7]
 fig = plots.gallery([s.image for s in examples], [f"chr{s.chromosome}, {s.angle:.0f}°" for s in examples],
                     ncols=n_examples)
 
 # %% [markdown]
 # ## The projection distance $D(\theta)$
 # For every candidate angle the image is rotated counter-clockwise about its centre (the canvas
-# grows, the new corners are white) and the horizontal extent of the chromosome is measured.
-# The dotted lines mark $\theta^*$, the minimum of each curve.
+# grows, the new corners are white) and the horizontal extent of the chromosome is measured. The
+# chromosome itself is found by Otsu's threshold {cite:p}`otsu1979` and its largest connected
+# region. {numref}`fig-rot-projection` shows $D(\theta)$ for the chromosomes above: each curve
+# has one deep minimum, where the chromosome stands upright, and a maximum about 90 degrees
+# away, where it lies flat.
 
-# %%
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The projection distance $D(\\theta)$ of each chromosome of {numref}`fig-rot-inputs` over the 180 candidate rotations; dotted lines mark the minimum $\\theta^*$ of each curve.", "name": "fig-rot-projection"}}
 masks = [largest_component(foreground_mask(canonical_gray(s.image)))[0] for s in examples]
 sweeps = [sweep_angle(m) for m in masks]
 ax = plots.projection_curves([(f"chr{s.chromosome}", r.angles, r.distances, r.angle)
@@ -71,10 +79,10 @@ ax = plots.projection_curves([(f"chr{s.chromosome}", r.angles, r.distances, r.an
 
 # %% [markdown]
 # ## Before and after
-# Rotating by $\theta^*$ leaves each chromosome vertical. Whether the short arm is up is still
-# a coin toss: that is the second step's job.
+# Rotating by $\theta^*$ leaves each chromosome vertical ({numref}`fig-rot-after`). Whether the
+# short arm is up is still a coin toss: that is the second step's job.
 
-# %%
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Top row: the chromosomes of {numref}`fig-rot-inputs` as received. Bottom row: after the rotation by $\\theta^*$ found by the 1-degree sweep; vertical, short arm up or down.", "name": "fig-rot-after"}}
 after = [upright(canonical_gray(s.image), method="sweep")[0] for s in examples]
 fig = plots.gallery([s.image for s in examples] + after,
                     [f"before ({s.angle:.0f}°)" for s in examples] + [f"after (+{r.angle:.0f}°)" for r in sweeps],
@@ -85,17 +93,24 @@ fig = plots.gallery([s.image for s in examples] + after,
 # $D(\theta)$ is the width of the region's convex hull in direction $(\cos\theta, \sin\theta)$.
 # The width of a convex polygon is smallest in a direction normal to one of its edges, so
 # checking the hull's few dozen edge normals gives the exact continuous minimum without
-# rotating a single image (rotating calipers). The principal axis from image moments is a
-# common shortcut, shown as a baseline. The error is the angle between the result and vertical.
+# rotating a single image: the rotating calipers {cite:p}`toussaint1983,houle1988width`. The
+# principal axis from image moments (the axis of least inertia) is a common shortcut, shown as a
+# baseline. The error is the angle between the result and vertical; {numref}`tab-rot-methods`
+# sums it up over the chromosomes that are not bent.
 
 # %%
-errors = rotation_errors(specimens(n_rotation), progress=False)
+errors = rotation_errors(chromosomes[:n_rotation], progress=False)
 straight = errors[errors.bent != True]  # noqa: E712  (None for real data: all count)
 summary = summarise_rotation(straight)
-summary
+
+# %% tags=["remove-input"]
+book.table(summary, "Rotation error of each method on the chromosomes of this run that are not bent (real crops: "
+           "all of them): median and 95th percentile of the angle from vertical, the share within 1.5 degrees, "
+           "and the time to find the angle from the mask.", "tab-rot-methods")
 
 # %% tags=["remove-cell"]
 summary_long = summarise_rotation(straight[straight.chromosome.isin(LONG_TYPES)])
+n_cells = len({s.cell for s in chromosomes[:n_rotation]})
 glue("n_rot", len(straight) // 3)
 glue("sweep_within_long", summary_long.loc["sweep", "within 1.5 deg (%)"])
 glue("sweep_within", summary.loc["sweep", "within 1.5 deg (%)"])
@@ -106,15 +121,15 @@ glue("sweep_ms", summary.loc["sweep", "ms per chromosome"])
 glue("hull_ms", summary.loc["hull", "ms per chromosome"])
 
 # %% [markdown]
-# On {glue:text}`n_rot` straight chromosomes the sweep brings {glue:text}`sweep_within:.1f` % within
+# On {glue:text}`n_rot` chromosomes the sweep brings {glue:text}`sweep_within:.1f` % within
 # 1.5 degrees of vertical (median error {glue:text}`sweep_median:.2f` degrees); of the long ones
 # (chromosomes 1-12 and X) {glue:text}`sweep_within_long:.1f` %. The hull method
 # agrees with the sweep within 1 degree on {glue:text}`agree:.1f` % of all chromosomes and needs
 # {glue:text}`hull_ms:.2f` ms instead of {glue:text}`sweep_ms:.1f` ms, about {glue:text}`speedup:.0f` times
-# faster. The cumulative error curves below include the bent chromosomes too: bending is where
-# "the axis" stops being a single direction.
+# faster. The cumulative error curves of {numref}`fig-rot-cdf` include the bent chromosomes too:
+# bending is where "the axis" stops being a single direction.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Share of chromosomes (all of this run, bent ones included) whose angle error is at most the value on the horizontal axis, for each method; higher and further left is better.", "name": "fig-rot-cdf"}}
 ax = plots.error_distribution(errors.pivot_table(index="source", columns="method", values="error"))
 
 # %% [markdown]
@@ -123,31 +138,119 @@ ax = plots.error_distribution(errors.pivot_table(index="source", columns="method
 # above the centromere of an acrocentric chromosome, say, with width $a$ at the top and $b$ at
 # the bottom over a length $L$ - is narrowest when tilted by about
 # $\arctan\frac{b - a}{2L}$: 2 px of taper over 25 px is 2.3 degrees. So the short
-# chromosomes (13-15, 21, 22, Y) carry errors of a few degrees with *every* minimum-width
-# method, sweep and hull alike, while the long ones are found to a fraction of a degree. The
-# principal axis averages over the whole outline and is less sensitive to the ends. For the
-# polarity step a few degrees do not matter: it only needs up or down.
+# chromosomes (13-15, 21, 22, Y) carry larger errors than the long ones with *every*
+# minimum-width method, sweep and hull alike ({numref}`fig-rot-by-type`). The principal axis
+# averages over the whole outline and is less sensitive to the ends. On real karyogram crops
+# part of every error is the reference's: "vertical" is where a person stood a chromosome that
+# is rarely straight. For the polarity step a few degrees do not matter: it only needs up or down.
 
-# %% tags=["hide-input"]
-by_type = straight.pivot_table(index="chromosome", columns="method", values="error", aggfunc="median")
-by_type = by_type.reindex(karyotype_order(by_type.index))
-ax = by_type.plot(marker="o", figsize=(8, 3), xticks=range(len(by_type)), rot=0)
-ax.set_xticklabels(by_type.index)
-ax.set(xlabel="chromosome", ylabel="median error (degrees)")
-ax.grid(alpha=0.3)
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Median angle error per chromosome type and method, over the chromosomes of {numref}`tab-rot-methods`; types in karyogram order.", "name": "fig-rot-by-type"}}
+ax = plots.median_error_by_type(straight)
 
 # %% [markdown]
 # ## Real Q-band chromosomes (bright on black)
-# When the `qband` parameter names a folder of Q-band crops (for instance the BioImLab set), the
-# same code rotates them: the background colour is detected from the border and the mask is
-# taken from the bright side.
+# The same code rotates Q-banded chromosomes cut from metaphase images, bright on a black
+# background: the background colour is detected from the border and the mask is taken from the
+# bright side. {glue:md}`qband_text:myst`
 
-# %%
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Q-band crops as cut from the metaphase (top row, type in the title) and after the hull rotation (bottom row).", "name": "fig-rot-qband"}}
 if qband:
     rows = read_labels(qband).sample(n_examples, random_state=seed)
     before = [read_image(Path(qband) / f) for f in rows.file]
     turned = [upright(b, method="hull")[0] for b in before]
     fig = plots.gallery(before + turned, [f"chr{c}" for c in rows.chromosome] + ["upright"] * n_examples,
                         ncols=n_examples)
+
+# %% tags=["remove-cell"]
+if qband:
+    qband_text = (f"{{numref}}`fig-rot-qband` shows {n_examples} {book.data_label(qband)} {{cite:p}}`poletti2012` "
+                  f"before and after.")
+    qband_note = f"Section 1.5 ran on {n_examples} {book.data_label(qband)}."
 else:
-    print("no Q-band folder given (parameter qband); skipped")
+    qband_text = ("This run had no Q-band folder (`chromolib data get bioimlab-qband` fetches the BioImLab set "
+                  "{cite:p}`poletti2012`), so the section shows nothing.")
+    qband_note = "Section 1.5 had no Q-band data."
+glue("qband_text", qband_text, markdown=True)
+glue("data_note", book.data_note(data, n_cells, n_rotation, extra=(
+    "Each real crop was turned by a seeded random angle, so its true angle is known. " if data else "") + qband_note),
+     markdown=True)
+
+# %% [markdown]
+# ## Exercises
+#
+# :::{exercise} A coarser sweep
+# :label: ex-rot-step
+# The sweep of equation {eq}`eq-projection` tries every whole degree. Predict how the median error of the
+# sweep changes when it tries only every 5th or every 15th degree, then measure it on four
+# synthetic cells with `chromolib.rotation.sweep_angle(mask, step=...)`.
+# :::
+#
+# :::{solution} ex-rot-step
+# :class: dropdown
+# With a step $s$ the best candidate lies within $s/2$ of the true minimum, uniformly spread: the
+# quantisation adds about $s/4$ degrees on average (1.25 for $s = 5$, 3.75 for $s = 15$) on top
+# of the shape error of a few tenths of a degree, and the run time falls by the factor $s$.
+#
+# ```python
+# import numpy as np
+# from chromolib.images import canonical_gray
+# from chromolib.rotation import angle_error, foreground_mask, largest_component, sweep_angle
+# from chromolib.specimens import synthetic_specimens
+#
+# chromosomes = synthetic_specimens(4, seed=0)
+# masks = [largest_component(foreground_mask(canonical_gray(s.image)))[0] for s in chromosomes]
+# for step in (1, 5, 15):
+#     errors = [angle_error(s.angle, sweep_angle(m, step=step).angle) for s, m in zip(chromosomes, masks)]
+#     print(f"step {step:2d}: median error {np.median(errors):.2f} degrees")
+# ```
+# :::
+#
+# :::{exercise} Bent chromosomes
+# :label: ex-rot-bent
+# The synthetic generator knows which chromosomes it bent. Predict which of the three methods
+# (sweep, hull, moments) suffers most from bending, then compare the median errors of bent and
+# straight chromosomes with `chromolib.evaluation.rotation_errors` on five synthetic cells.
+# :::
+#
+# :::{solution} ex-rot-bent
+# :class: dropdown
+# A bent chromosome has no single axis. The minimum-width direction then follows the longer of
+# the two limbs or the chord between the ends, while the principal axis averages over all
+# pixels; expect all three to err by several degrees on bent chromosomes, the minimum-width
+# methods (sweep and hull, which agree) more than the principal axis on the strongly bent ones.
+#
+# ```python
+# from chromolib.evaluation import rotation_errors
+# from chromolib.specimens import synthetic_specimens
+#
+# errors = rotation_errors(synthetic_specimens(5, seed=1))
+# print(errors.pivot_table(index="bent", columns="method", values="error", aggfunc="median").round(2))
+# ```
+# :::
+#
+# :::{exercise} Q-band without inverting
+# :label: ex-rot-background
+# `upright` detects the background from the image border. Predict what happens to the angle if
+# you force the wrong background (`background="white"` for a bright-on-black Q-band crop), then
+# try it on the BioImLab set (`chromolib data get bioimlab-qband` prints its folder) or, without
+# it, on a synthetic chromosome inverted with `255 - image`.
+# :::
+#
+# :::{solution} ex-rot-background
+# :class: dropdown
+# With the wrong background the mask is the black surroundings instead of the chromosome: its
+# largest component is the frame around the chromosome, and the "minimum width" is that of the
+# whole crop, so the angle is close to 0 or 90 degrees whatever the chromosome's own angle.
+#
+# ```python
+# from chromolib.images import canonical_gray
+# from chromolib.rotation import angle_error, upright
+# from chromolib.specimens import synthetic_specimens
+#
+# for s in synthetic_specimens(1, seed=0)[:8]:
+#     bright_on_black = 255 - canonical_gray(s.image)
+#     right = upright(bright_on_black)[1]                       # background found from the border
+#     wrong = upright(bright_on_black, background="white")[1]   # forced: the wrong side is the mask
+#     print(f"chr{s.chromosome}: error {angle_error(s.angle, right):5.1f} vs {angle_error(s.angle, wrong):5.1f} degrees")
+# ```
+# :::

@@ -104,6 +104,13 @@ def test_every_chapter_runs_on_real_pki3_data(tmp_path):
         execute_chapter(ROOT / "notebooks" / f"{name}.py", target, params, cwd=ROOT / "notebooks")
         nb = json.loads(target.read_text())
         assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        # the note at the top of the page says which data it ran on
+        glued = {o["metadata"]["scrapbook"]["name"]: o["data"] for c in nb["cells"] for o in c.get("outputs", [])
+                 if "scrapbook" in o.get("metadata", {})}
+        note = "".join(next(v for k, v in glued["data_note"].items() if k.endswith("text/markdown")))
+        assert "real Pki-3 G-band karyogram crops" in note and "of the set's 612 cells" in note, name
+        if name == "01_rotation" and params["qband"]:
+            assert "real BioImLab Q-band crops" in note
     metrics = json.loads((tmp_path / "work" / "run" / "metrics.json").read_text())
     assert metrics["n"] > 50 and metrics["evaluated_on"].endswith("dataset")
 
