@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test install notebooks bench clean
+.PHONY: book test install notebooks bench model clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## book: execute every chapter with papermill (quick profile, CPU) and render HTML to _build/_build/html
+## book: execute every chapter with papermill (quick profile, CPU) and render HTML to _build/_build/html.
+## Data: real Pki-3 (and BioImLab Q-band) crops from the download cache, ../shared/data or a download,
+## else synthetic chromosomes; BOOK_ARGS="-p data DIR" for a folder of one's own, "--no-download" offline.
+## The rendered pages are then checked (chromolib.book.page_problems): a page a reader should not see fails.
 book: $(STAMP)
 	$(BIN)/python -m chromolib.book --out _build $(BOOK_ARGS)
 	@echo "open _build/_build/html/index.html"
@@ -32,6 +35,20 @@ notebooks: $(STAMP)
 ## bench: rotation speed and accuracy, sweep against hull, one run
 bench: $(STAMP)
 	$(BIN)/python benchmarks/rotation.py
+
+## model: train the `cpu` recipe on all of Pki-3 (2-core CPU: about an hour), measure it in another
+## laboratory (KaryoNet G-band, never trained on) and export it into the package with its model card
+PKI3     ?= $(shell test -d ../shared/data/pki3-gband && echo ../shared/data/pki3-gband || $(BIN)/chromolib data get pki3-gband --quiet)
+KARYONET ?= ../shared/data/karyonet-gband
+MODEL_RUN = runs/pki3-all/cpu
+model: $(STAMP)
+	$(BIN)/chromolib dataset runs/pki3-all/dataset --data $(PKI3)
+	$(BIN)/chromolib train runs/pki3-all/dataset $(MODEL_RUN) --profile cpu
+	mkdir -p results/pki3-cpu && cp $(MODEL_RUN)/config.json $(MODEL_RUN)/history.csv $(MODEL_RUN)/metrics.json \
+		$(MODEL_RUN)/predictions.csv $(MODEL_RUN)/review.json results/pki3-cpu/
+	$(BIN)/python benchmarks/orient_cell.py --data $(KARYONET) --all-cells --cells 0 --model $(MODEL_RUN) \
+		--json results/pki3-cpu/karyonet.json
+	$(BIN)/chromolib export $(MODEL_RUN) --external results/pki3-cpu/karyonet.json
 
 clean:
 	rm -rf _build runs .pytest_cache

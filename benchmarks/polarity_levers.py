@@ -40,7 +40,7 @@ KEEP = ("config.json", "history.csv", "metrics.json", "predictions.csv", "review
 
 
 def run_lever(name: str, changes: dict, dataset: Path, work: Path, seed: int):
-    """Train (or reuse) one lever's run; 'tta' alone re-evaluates the quick run with test-time flips."""
+    """Train (or reuse, or resume) one lever's run; 'tta' alone re-evaluates the quick run with test-time flips."""
     run_dir = work / name
     if (run_dir / "metrics.json").exists():
         return load_run(run_dir)
@@ -51,7 +51,8 @@ def run_lever(name: str, changes: dict, dataset: Path, work: Path, seed: int):
         (run_dir / "config.json").write_text(json.dumps(trained.config, indent=2))
         return evaluate_run(run_dir, trained=trained)
     cfg = PROFILES["quick"].with_(seed=seed, device="cpu", **changes)
-    return train_run(dataset, cfg, run_dir, progress=sys.stderr.isatty())
+    # a run killed part way continues from its last epoch (same result as uninterrupted)
+    return train_run(dataset, cfg, run_dir, resume=(run_dir / "checkpoint.pt").exists(), progress=sys.stderr.isatty())
 
 
 def main(argv=None) -> int:
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
         lo, hi = wilson_interval(int(right.sum()), len(pr))
         test = mcnemar(base.label == base.pred, right)
         rows.append({"lever": name, "changes": ", ".join(f"{k}={v}" for k, v in LEVERS[name].items()) or "-",
-                     "accuracy %": round(100 * m["accuracy"], 2), "95% CI": f"{100 * lo:.2f}-{100 * hi:.2f}",
+                     "n": len(pr), "accuracy %": round(100 * m["accuracy"], 2), "95% CI": f"{100 * lo:.2f}-{100 * hi:.2f}",
                      "errors": int((~right).sum()), "quick only right": test["only_a_right"],
                      "lever only right": test["only_b_right"], "McNemar p": round(test["p_value"], 4),
                      "flagged % at 0.5 % error": round(100 * run.review["report_flagged_fraction"], 1),
@@ -97,7 +98,10 @@ def main(argv=None) -> int:
     print(table.to_string())
     (out / "levers.txt").write_text(header + "\n" + table.to_string() + "\n")
     table.to_csv(out / "levers.csv")
-    (out / "environment.json").write_text(json.dumps(environment("cpu"), indent=2))
+    (out / "setup.json").write_text(json.dumps({"data": Path(args.data).name, "max_cells": args.max_cells,
+                                                "test_cells": int(base.cell.nunique()), "n_test": n, "seed": args.seed,
+                                                "command": header.split("command: ")[1],
+                                                "environment": environment("cpu")}, indent=2))
     return 0
 
 

@@ -19,7 +19,7 @@ from .rotation import METHODS, angle_error, find_angle, foreground_mask, largest
 from .specimens import KaryogramSpecimens
 
 __all__ = ["PATENT", "confusion", "wilson_interval", "polarity_metrics", "comparison_table", "error_rate_by_type",
-           "mcnemar", "fit_temperature", "confidence", "choose_threshold", "rotation_errors", "rotation_consistency",
+           "mcnemar", "roc_curve", "reliability", "fit_temperature", "confidence", "choose_threshold", "rotation_errors", "rotation_consistency",
            "summarise_rotation", "method_agreement"]
 
 #: The patent's test-set result (1347 chromosomes, "up" positive).
@@ -94,6 +94,38 @@ def mcnemar(correct_a, correct_b) -> dict:
     n, k = only_a + only_b, min(only_a, only_b)
     p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
     return {"only_a_right": only_a, "only_b_right": only_b, "p_value": p}
+
+
+def roc_curve(labels, prob_up) -> tuple[np.ndarray, np.ndarray, float]:
+    """False and true positive rates ("up" positive) at every threshold on P(up), and the area
+    under the curve (the chance that a random "up" chromosome gets a higher P(up) than a random
+    "down" one; ties count half)."""
+    y = np.asarray(labels, dtype=int)
+    p = np.asarray(prob_up, dtype=float)
+    order = np.argsort(-p, kind="mergesort")
+    y, p = y[order], p[order]
+    last = np.r_[np.nonzero(np.diff(p))[0], len(p) - 1]  # the last index of each distinct score
+    tp = np.cumsum(y)[last]
+    fp = (last + 1) - tp
+    pos, neg = max(int(y.sum()), 1), max(int(len(y) - y.sum()), 1)
+    tpr, fpr = np.r_[0.0, tp / pos], np.r_[0.0, fp / neg]
+    return fpr, tpr, float(np.trapezoid(tpr, fpr))
+
+
+def reliability(labels, prob_up, bins: int = 10) -> pd.DataFrame:
+    """Calibration by bins of confidence max(p, 1 - p): per bin the number of chromosomes, the
+    mean confidence and the share right; and the expected calibration error (``.attrs["ece"]``,
+    the count-weighted mean |share right - confidence|)."""
+    p = np.asarray(prob_up, dtype=float)
+    conf = np.maximum(p, 1 - p)
+    right = (p >= 0.5).astype(int) == np.asarray(labels, dtype=int)
+    edges = np.linspace(0.5, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
+    df = pd.DataFrame({"bin": which, "confidence": conf, "right": right}).groupby("bin").agg(
+        n=("right", "size"), confidence=("confidence", "mean"), accuracy=("right", "mean"))
+    df["low"], df["high"] = edges[df.index], edges[df.index + 1]
+    df.attrs["ece"] = float((df.n * (df.accuracy - df.confidence).abs()).sum() / max(df.n.sum(), 1))
+    return df
 
 
 def fit_temperature(logits: np.ndarray, labels) -> float:

@@ -11,10 +11,12 @@ import warnings
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
-__all__ = ["build_model", "replace_head"]
+__all__ = ["build_model", "replace_head", "BASIC_RESNETS", "basic_resnet"]
+
+#: torchvision's ResNets of basic blocks: blocks per stage
+BASIC_RESNETS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
 
 
 def replace_head(model: nn.Module, num_classes: int = 2) -> nn.Module:
@@ -41,6 +43,8 @@ def build_model(arch: str = "resnet101", weights: str | None = None, num_classes
     (of the backbone with its original head, or of this model with the new head); anything
     else -> a torchvision weights name such as ``"IMAGENET1K_V2"`` (downloaded by torchvision).
     """
+    import torchvision  # here, not at the top: importing it costs about a second of start-up
+
     if arch not in torchvision.models.list_models(module=torchvision.models):
         raise ValueError(f"unknown torchvision classification model {arch!r}")
     if not weights:
@@ -67,3 +71,51 @@ def build_model(arch: str = "resnet101", weights: str | None = None, num_classes
                       f"starting from random initialisation", stacklevel=2)
         model = torchvision.models.get_model(arch, weights=None)
     return replace_head(model, num_classes)
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                           if stride != 1 or cin != cout else None)
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + identity)
+
+
+class _BasicResNet(nn.Module):
+    def __init__(self, blocks: tuple[int, ...], num_classes: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        cin = 64
+        for i, (n, cout) in enumerate(zip(blocks, (64, 128, 256, 512))):
+            stride = 1 if i == 0 else 2
+            layer = [_BasicBlock(cin, cout, stride)] + [_BasicBlock(cout, cout, 1) for _ in range(n - 1)]
+            setattr(self, f"layer{i + 1}", nn.Sequential(*layer))
+            cin = cout
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def basic_resnet(arch: str, num_classes: int = 2) -> nn.Module:
+    """torchvision's ``resnet18``/``resnet34`` layout (same state-dict keys, same outputs), built
+    without importing torchvision: ``chromolib orient`` loads the shipped model about a second
+    sooner. Untrained (load a state dict); training uses ``build_model``."""
+    if arch not in BASIC_RESNETS:
+        raise ValueError(f"basic_resnet builds {', '.join(BASIC_RESNETS)}, not {arch!r}")
+    return _BasicResNet(BASIC_RESNETS[arch], num_classes)

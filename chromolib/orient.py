@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,10 +20,10 @@ import pandas as pd
 from .images import (canonical_gray, check_separate, for_each_file, list_images, read_image, write_csv_atomic,
                      write_image_atomic)
 from .karyogram import karyogram_sheet
-from .rotation import background_fill, chromosome_mask, find_angle, rotate_and_crop
+from .rotation import background_fill, chromosome_mask, find_angle, is_small, rotate_and_crop
 from .runs import TrainedModel, load_trained
 
-__all__ = ["OrientModel", "load_orient_model", "upright_file", "rotate_folder", "orient_folder", "RESULT_COLUMNS",
+__all__ = ["OrientModel", "load_orient_model", "Upright", "upright_file", "rotate_folder", "orient_folder", "RESULT_COLUMNS",
            "ROTATION_COLUMNS"]
 
 RESULT_COLUMNS = ["file", "rotation_angle", "polarity", "probability", "flipped", "needs_review", "error", "note"]
@@ -41,24 +42,34 @@ class OrientModel:
         return self.trained.prob_up(crops)
 
 
-def load_orient_model(run_dir: str | Path, device: str = "cpu") -> OrientModel:
-    """Load RUN_DIR (written by ``chromolib train``): config, normalisation, weights, threshold."""
+def load_orient_model(run_dir: str | Path | None = None, device: str = "cpu") -> OrientModel:
+    """Load RUN_DIR (written by ``chromolib train``): config, normalisation, weights, threshold;
+    without RUN_DIR the model that ships with chromolib (``shipped.POLARITY``)."""
+    if run_dir is None:
+        from .shipped import load_shipped
+
+        return OrientModel(*load_shipped(device=device))
     run = Path(run_dir)
     review = run / "review.json"
     threshold = json.loads(review.read_text())["threshold"] if review.exists() else 0.9
     return OrientModel(load_trained(run, device), threshold)
 
 
-def upright_file(path: str | Path, method: str = "hull", step: float = 1.0) -> tuple[np.ndarray, float, str]:
-    """Read one chromosome image and rotate it to vertical (type, bit depth and background kept).
+class Upright(NamedTuple):
+    """One chromosome rotated to vertical (short arm up or down)."""
+    crop: np.ndarray  # tight upright crop, image type, bit depth and background kept
+    angle: float      # degrees counter-clockwise, [0, 180)
+    note: str         # "" or what to know (several objects, small)
+    small: bool       # too small to be sure of: flagged for review
 
-    Returns the tight upright crop, the angle (degrees counter-clockwise, [0, 180)) and a note;
-    raises ValueError with a one-line reason when the file cannot be oriented.
-    """
+
+def upright_file(path: str | Path, method: str = "hull", step: float = 1.0) -> Upright:
+    """Read one chromosome image and rotate it to vertical; raises ValueError with a one-line
+    reason when the file holds no chromosome."""
     img = read_image(path)
     mask, note = chromosome_mask(img)
     angle = find_angle(mask, method, step)
-    return rotate_and_crop(img, mask, angle, background_fill(img)), angle, note
+    return Upright(rotate_and_crop(img, mask, angle, background_fill(img)), angle, note, is_small(mask))
 
 
 def _output_name(path: Path) -> str:
@@ -78,9 +89,9 @@ def rotate_folder(in_dir: str | Path, out_dir: str | Path, method: str = "hull",
     out.mkdir(parents=True, exist_ok=True)
 
     def work(f: Path) -> float:
-        crop, angle, _ = upright_file(f, method, step)
-        write_image_atomic(out / f.name, crop)
-        return angle
+        up = upright_file(f, method, step)
+        write_image_atomic(out / f.name, up.crop)
+        return up.angle
 
     rows = [{"file": f.name, "angle": "" if err else f"{angle:.3f}", "error": err}
             for f, angle, err in for_each_file(files, work, progress, desc="rotate", log=log)]
@@ -114,16 +125,16 @@ def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, m
     for f, _, err in results:
         if err:
             rows[f.name] = {**dict.fromkeys(RESULT_COLUMNS, ""), "file": f.name, "error": err}
-    probs = model.prob_up([crop for _, (crop, _, _) in pending])
-    for (f, (crop, angle, note)), p in zip(pending, probs):
+    probs = model.prob_up([u.crop for _, u in pending])
+    for (f, u), p in zip(pending, probs):
         up = p >= 0.5
-        final = crop if up else np.ascontiguousarray(crop[::-1, ::-1])  # rotate 180 degrees
+        final = u.crop if up else np.ascontiguousarray(u.crop[::-1, ::-1])  # rotate 180 degrees
         write_image_atomic(out / _output_name(f), final)
         conf = max(p, 1 - p)
-        rows[f.name] = {"file": f.name, "rotation_angle": f"{(angle + (0 if up else 180)) % 360:.2f}",
+        rows[f.name] = {"file": f.name, "rotation_angle": f"{(u.angle + (0 if up else 180)) % 360:.2f}",
                         "polarity": "up" if up else "down", "probability": f"{conf:.4f}",
-                        "flipped": str(not up), "needs_review": str(conf < model.threshold), "error": "",
-                        "note": note}
+                        "flipped": str(not up), "needs_review": str(bool(conf < model.threshold or u.small)),
+                        "error": "", "note": u.note}
     ordered = [rows[f.name] for f in files if f.name in rows]
     write_csv_atomic(results_path, ordered, RESULT_COLUMNS)
     result = pd.DataFrame(ordered, columns=RESULT_COLUMNS)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # text bars everywhere (tqdm.auto warns in notebooks without widgets)
 
 __all__ = ["progress_bar", "tqdm"]
 

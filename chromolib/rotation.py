@@ -31,6 +31,7 @@ __all__ = [
     "foreground_mask",
     "largest_component",
     "chromosome_mask",
+    "is_small",
     "projection_distance",
     "SweepResult",
     "sweep_angle",
@@ -86,15 +87,15 @@ def largest_component(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return labels == biggest, n - 1
 
 
-MIN_AREA, MIN_EXTENT = 40, 10  # pixels: below this a chromosome is too small to orient
+MIN_AREA, MIN_EXTENT = 40, 10  # pixels: below this a chromosome is small (oriented, but worth a look)
 
 
 def chromosome_mask(image: np.ndarray) -> tuple[np.ndarray, str]:
-    """The chromosome's mask in a single-chromosome crop, and a note ("" or "3 objects: used
-    the largest").
+    """The chromosome's mask in a single-chromosome crop, and a note ("", "3 objects: used the
+    largest", "small (8 x 9 px): check it" for one under ``MIN_AREA`` pixels or ``MIN_EXTENT``
+    pixels long: it is oriented all the same).
 
-    Raises ValueError with a one-line reason for a blank image, no foreground, or a
-    chromosome too small to orient (under ``MIN_AREA`` pixels or ``MIN_EXTENT`` pixels long).
+    Raises ValueError with a one-line reason for a blank image or one without foreground.
     """
     gray = to_gray(image)
     if int(gray.max()) - int(gray.min()) < 8:
@@ -103,11 +104,18 @@ def chromosome_mask(image: np.ndarray) -> tuple[np.ndarray, str]:
     if not mask.any() or mask.mean() > 0.95:
         raise ValueError("no foreground: cannot separate a chromosome from the background")
     mask, n = largest_component(mask)
-    note = f"{n} objects: used the largest" if n > 1 else ""
+    notes = [f"{n} objects: used the largest"] if n > 1 else []
+    if is_small(mask):
+        ys, xs = np.nonzero(mask)
+        notes.append(f"small ({np.ptp(xs) + 1} x {np.ptp(ys) + 1} px): check it")
+    return mask, "; ".join(notes)
+
+
+def is_small(mask: np.ndarray) -> bool:
+    """Under ``MIN_AREA`` pixels or ``MIN_EXTENT`` pixels long: its angle and polarity are
+    uncertain, so the tools flag it for review."""
     ys, xs = np.nonzero(mask)
-    if ys.size < MIN_AREA or max(np.ptp(ys), np.ptp(xs)) + 1 < MIN_EXTENT:
-        raise ValueError(f"too small to orient ({np.ptp(xs) + 1} x {np.ptp(ys) + 1} px, {ys.size} px of chromosome)")
-    return mask, note
+    return ys.size < MIN_AREA or max(np.ptp(ys), np.ptp(xs)) + 1 < MIN_EXTENT
 
 
 def _rotation_matrix(shape: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[int, int]]:

@@ -54,6 +54,10 @@ class TrainedModel:
         """Probabilities (N, 2): column 1 = up; with the run's test-time flips and temperature."""
         return predict(self.model, data, tta=bool(self.config.get("tta")), temperature=self.temperature)
 
+    def logits(self, data: PolarityTensors) -> np.ndarray:
+        """The network's outputs (N, 2) with the run's test-time flips, before the temperature."""
+        return logits(self.model, data, tta=bool(self.config.get("tta")))
+
     def prob_up(self, crops: list[np.ndarray]) -> np.ndarray:
         """P(up) for upright crops (any depth, either background)."""
         return self.predict(self.tensors(network_input(crops, *self.size)))[:, 1]
@@ -154,11 +158,14 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, tra
     df = read_manifest(dataset_dir)
     if test_set is None:
         test_set = trained.test_set(dataset_dir, df)
-    probs = trained.predict(test_set)
+    z = torch.as_tensor(trained.logits(test_set))
+    probs = torch.softmax(z / trained.temperature, 1).numpy()  # = trained.predict(test_set), one pass
     te = df[df.split == "test"].reset_index(drop=True)
     preds = te[["file", "cell", "chromosome", "label"]].copy()
     preds["prob_up"] = probs[:, 1].round(6)
     preds["pred"] = probs.argmax(1)
+    if trained.temperature != 1.0:  # the network's own probabilities, for the reliability diagram
+        preds["prob_up_uncalibrated"] = torch.softmax(z, 1)[:, 1].numpy().round(6)
     old = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else {}
     metrics = {**old, **(extra or {}), **polarity_metrics(confusion(preds.label, preds.pred)),
                "evaluated_on": str(dataset_dir)}
@@ -203,10 +210,16 @@ def run_setup(config: dict, metrics: dict) -> str:
     """What a run is, in a few words: network, input size, epochs, augmentation and precision
     where not the defaults, device (the GPU's name where there is one)."""
     env = metrics.get("environment", {})
-    what = [f"{config['arch']}, {config['image_size']} px, {metrics.get('epochs_done', config.get('epochs'))} ep"
-            ] if config else []
+    size = f"{config['image_size']} x {config['width']}" if config.get("width") else config.get("image_size")
+    what = [f"{config['arch']}, {size} px, {metrics.get('epochs_done', config.get('epochs'))} ep"] if config else []
     if config.get("augment") not in (None, "flip"):
         what.append(f"{config['augment']} augmentation")
+    if config.get("tilt"):
+        what.append(f"tilt {config['tilt']:g} deg")
+    if config.get("tta"):
+        what.append("flip TTA")
+    if metrics.get("calibration"):
+        what.append("calibrated")
     if config.get("precision") not in (None, "auto"):
         what.append(config["precision"])
     what.append(env.get("gpu") or env.get("device", "?"))

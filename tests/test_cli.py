@@ -214,3 +214,12 @@ def test_a_damaged_model_file_ends_orient_with_its_name_and_exit_code_2(tiny_run
     err = capsys.readouterr().err
     assert str(run / "checkpoint.pt") in err and "chromolib train" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_command_exits_with_mains_code_and_flushes_its_messages(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "chromolib.cli", "rotate", str(tmp_path / "absent"), str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.startswith("error:") and "absent" in proc.stderr

@@ -163,3 +163,26 @@ def test_fit_temperature_recovers_an_overconfident_network():
     logits = np.stack([np.zeros_like(margin), margin], 1) * 3.0  # the same network, 3 times too sure
     assert fit_temperature(logits, labels) == pytest.approx(3.0, rel=0.15)
     assert fit_temperature(logits / 3.0, labels) == pytest.approx(1.0, rel=0.15)
+
+
+def test_roc_auc_is_the_chance_that_an_up_outranks_a_down():
+    from chromolib.evaluation import roc_curve
+
+    labels = [1, 1, 0, 1, 0, 0]
+    p = [0.9, 0.8, 0.7, 0.6, 0.2, 0.1]
+    fpr, tpr, auc = roc_curve(labels, p)
+    pairs = [(a, b) for a, la in zip(p, labels) for b, lb in zip(p, labels) if la == 1 and lb == 0]
+    assert auc == pytest.approx(np.mean([a > b for a, b in pairs]))  # 8 of 9
+    assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1 and (np.diff(fpr) >= 0).all()
+    assert roc_curve([1, 0], [0.5, 0.5])[2] == pytest.approx(0.5)  # a tie counts half
+
+
+def test_reliability_bins_and_calibration_error():
+    from chromolib.evaluation import reliability
+
+    # 10 chromosomes at confidence 0.95, 9 right; 10 at 0.65, 5 right
+    p = [0.95] * 10 + [0.35] * 10
+    labels = [1] * 9 + [0] + [0] * 5 + [1] * 5
+    r = reliability(labels, p, bins=5)
+    assert list(r.n) == [10, 10] and list(r.accuracy) == [0.5, 0.9]
+    assert r.attrs["ece"] == pytest.approx((10 * 0.15 + 10 * 0.05) / 20)

@@ -56,15 +56,18 @@ def test_orient_brings_every_good_chromosome_upright_and_explains_every_bad_one(
         mask, _ = chromosome_mask(c.image)
         applied = find_angle(mask, "hull")
         oracle.truth.append(1.0 if np.cos(np.radians(c.angle + applied)) > 0 else 0.0)
+    oracle.truth.append(0.99)  # speck.png, processed after the chr*.png files
     messages = []
     res = orient_folder(src, out, oracle, labels=None, progress=False, log=messages.append)
     assert len(res) == len(truth) + 5
     bad = res[res.error != ""]
-    assert set(bad.file) == {"notes.txt", "truncated.png", "empty.png", "blank.png", "speck.png"}
-    assert len(messages) == 5 and all(": " in m for m in messages)
-    assert "too small" in bad.set_index("file").error["speck.png"]
+    assert set(bad.file) == {"notes.txt", "truncated.png", "empty.png", "blank.png"}
+    assert len(messages) == 4 and all(": " in m for m in messages)
     assert "blank" in bad.set_index("file").error["blank.png"]
     good = res[res.error == ""].set_index("file")
+    # a speck is oriented like any chromosome, and flagged for a person to look at
+    assert good.needs_review["speck.png"] == "True" and good.note["speck.png"].startswith("small")
+    good = good.drop(index="speck.png")
     for name, c in truth.items():
         total = c.angle + float(good.rotation_angle[name])
         # vertical AND short arm up: the total rotation is a multiple of 360 (within the taper error)
@@ -80,7 +83,7 @@ def test_rerun_skips_what_is_done_and_retries_what_failed(cell_dir, tmp_path):
     src, truth = cell_dir
     out = tmp_path / "out"
     first = Oracle()
-    first.truth = [0.95] * len(truth)
+    first.truth = [0.95] * (len(truth) + 1)  # and the speck
     orient_folder(src, out, first, progress=False, log=lambda m: None)
     stamp = (out / "chr1_0.png").stat().st_mtime_ns
     (src / "notes.txt").unlink()
@@ -166,3 +169,17 @@ def test_orient_applies_its_threshold_to_the_probabilities_it_was_chosen_on(tiny
         xs, _ = x.batch(torch.arange(len(x)))
         flipped = torch.softmax(model.trained.model(xs.flip(-1)), 1)[:, 1].numpy()
     assert np.abs((p + flipped) / 2 - preds.prob_up).max() > 1e-3
+
+
+def test_orient_without_a_model_uses_the_one_that_ships(tmp_path, capsys):
+    from chromolib.shipped import POLARITY
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, c in enumerate(make_cell("s", np.random.default_rng(3))[:5]):
+        cv2.imwrite(str(src / f"{i}.png"), c.image)
+    assert POLARITY.exists(), f"{POLARITY} is not in the package"
+    assert main(["orient", str(src), str(tmp_path / "out"), "--quiet"]) == 0
+    res = pd.read_csv(tmp_path / "out" / "results.csv", dtype=str, keep_default_na=False)
+    assert len(res) == 5 and (res.error == "").all() and set(res.polarity) <= {"up", "down"}
+    assert (tmp_path / "out" / "karyogram.png").exists()

@@ -141,3 +141,31 @@ def test_a_plain_folder_of_p_up_crops_is_a_data_set_too(tmp_path):
     assert not set(df.cell[df.split == "train"]) & set(df.cell[df.split == "test"])
     total = (df.angle_true + df.angle_applied) % 360
     assert (df.label.astype(bool) == (np.minimum(total, 360 - total) < 90)).all()
+
+
+def test_the_shipped_model_orients_real_chromosomes_it_never_trained_on(tmp_path):
+    """Two Pki-3 cells held out by the run behind the shipped model, at random angles."""
+    import pandas as pd
+
+    from chromolib.orient import load_orient_model, orient_folder
+    from chromolib.rotation import rotate_to_angle
+
+    root = need(PKI3)
+    held_out = sorted(pd.read_csv(Path(__file__).resolve().parent.parent / "results" / "pki3-cpu" / "predictions.csv",
+                                  dtype={"cell": str}).cell.unique())[:2]
+    labels = cdata.read_labels(root)
+    rng = np.random.default_rng(1)
+    (tmp_path / "in").mkdir()
+    truth = {}
+    for r in labels[labels.cell.isin(held_out)].itertuples():
+        angle = float(rng.uniform(0, 360))
+        name = f"{r.cell}_{r.chromosome}_{r.copy}.png"
+        crop = canonical_gray(cv2.imread(str(root / r.file), cv2.IMREAD_UNCHANGED))
+        cv2.imwrite(str(tmp_path / "in" / name), rotate_to_angle(crop, angle))
+        truth[name] = angle
+    res = orient_folder(tmp_path / "in", tmp_path / "out", load_orient_model(), progress=False, log=lambda m: None)
+    good = res[res.error == ""]
+    total = np.array([truth[f] + float(a) for f, a in zip(good.file, good.rotation_angle)])
+    up = np.cos(np.radians(total)) > 0
+    assert len(good) == len(truth) >= 90
+    assert up.mean() >= 0.95, up.mean()

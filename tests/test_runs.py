@@ -105,3 +105,10 @@ def test_a_validation_share_of_the_training_cases_calibrates_the_run(tmp_path):
     assert trained.temperature == cal["temperature"] and trained.size == (32, 16)
     p = trained.predict(trained.test_set(ds))[:, 1]
     assert np.allclose(p, run.predictions.prob_up, atol=1e-5)
+
+
+def test_run_setup_names_the_levers_beyond_the_method():
+    cfg = {"arch": "resnet18", "image_size": 96, "width": 32, "epochs": 24, "augment": "flip", "tilt": 12.0,
+           "tta": True, "precision": "auto"}
+    setup = run_setup(cfg, {"epochs_done": 24, "environment": {"device": "cpu"}, "calibration": {"temperature": 1.3}})
+    assert setup == "resnet18, 96 x 32 px, 24 ep, tilt 12 deg, flip TTA, calibrated, cpu"

@@ -348,3 +348,15 @@ def test_tta_logits_are_the_mean_of_the_image_and_its_mirror(full_run, easy_data
     p = predict(model, test, tta=True, temperature=2.0)
     z = both / 2.0
     assert np.allclose(p[:, 1], 1 / (1 + np.exp(z[:, 0] - z[:, 1])), atol=1e-5)
+
+
+def test_basic_resnet_is_torchvisions_resnet18_without_torchvision():
+    from chromolib.model import basic_resnet
+
+    torch.manual_seed(0)
+    ref = build_model("resnet18").eval()
+    mine = basic_resnet("resnet18").eval()
+    assert list(mine.state_dict()) == list(ref.state_dict())
+    mine.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 3, 48, 32)
+    assert torch.allclose(mine(x), ref(x), atol=1e-5)

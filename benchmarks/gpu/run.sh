@@ -33,7 +33,7 @@ bench)
 paper98)
     resume=false
     [ -f _build/paper-98/work/run/checkpoint.pt ] && resume=true
-    $PY -m chromolib.book --out _build/paper-98 --profile "$PROFILE" --execute-only -p data .gpu/pki3-98 \
+    $PY -m chromolib.book --out _build/paper-98 --profile "$PROFILE" --execute-only --no-download -p data .gpu/pki3-98 \
         -p resume $resume -p compile_mode "$COMPILE" 2>&1 | grep -v "without encryption" | tee "$OUT/book.log"
     cp _build/paper-98/work/run/{metrics.json,history.csv,predictions.csv,config.json,review.json} "$OUT/"
     ;;
