@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 __all__ = ["CHAPTERS", "PROFILES", "AUTO_DATA", "glue", "resolve_data", "data_label", "data_note", "dataset_summary",
-           "compare_runs", "markdown_table", "table", "page_problems", "book_problems", "execute_chapter", "build_book", "main"]
+           "compare_runs", "run_summary", "markdown_table", "table", "page_problems", "book_problems", "execute_chapter", "build_book", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ("01_rotation", "02_dataset", "03_training", "04_analysis", "05_beyond")
@@ -204,6 +204,24 @@ def compare_runs(run, results: str | Path | None = None):
 # ---------------------------------------------------------------------------------------------
 # Numbered tables
 # ---------------------------------------------------------------------------------------------
+
+def run_summary(run) -> dict[str, str]:
+    """One run (``runs.load_run``) in a few lines for a reader: network and input, training,
+    held-out chromosomes, accuracy with its Wilson interval, errors, the share flagged for
+    review, training time; one column of a comparison table."""
+    c, m = run.config, run.metrics
+    size = f"{c['image_size']} x {c.get('width') or c['image_size']} px"
+    extras = [f"tilts up to {c['tilt']:g} degrees" if c.get("tilt") else "", "flip TTA" if c.get("tta") else "",
+              "calibrated" if m.get("calibration") else ""]
+    lo, hi = m["accuracy_ci95"]
+    return {"network, input": f"{c['arch']}, {size}",
+            "training": ", ".join([f"{c['epochs']} epochs, flips", *filter(None, extras)]),
+            "held-out chromosomes": f"{m['n']:,}",
+            "accuracy (95 % interval)": f"{100 * m['accuracy']:.2f} % ({100 * lo:.2f}-{100 * hi:.2f})",
+            "errors (FP + FN)": f"{m['FP']} + {m['FN']}",
+            "flagged at 0.5 % error": f"{100 * run.review['report_flagged_fraction']:.1f} %",
+            "training time": f"{m.get('train_seconds_total', 0) / 60:.0f} min"}
+
 
 def _cell(value) -> str:
     import numbers

@@ -296,3 +296,13 @@ def test_a_parameter_papermill_cannot_parse_fails_the_chapter(tmp_path):
     source.write_text('# %% tags=["parameters"]\ndata = ""   # folder ("" = synthetic)\nseed = 0\n\n# %%\nprint(seed)\n')
     with pytest.raises(ValueError, match="cannot parse the parameter.*data"):
         cbook.execute_chapter(source, tmp_path / "out.ipynb", {"data": "x"}, cwd=tmp_path)
+
+
+def test_run_summary_describes_a_committed_run():
+    from chromolib.book import run_summary
+    from chromolib.runs import load_run
+
+    s = run_summary(load_run(ROOT / "results" / "pki3-cpu"))
+    assert s["network, input"] == "resnet18, 96 x 32 px"
+    assert s["training"] == "20 epochs, flips, tilts up to 12 degrees, flip TTA, calibrated"
+    assert s["accuracy (95 % interval)"] == "98.04 % (97.72-98.32)" and s["held-out chromosomes"] == "8,420"
