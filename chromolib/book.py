@@ -75,6 +75,7 @@ def resolve_data(name: str, value: str = "auto", download: bool = True,
     cache); the developers' copy ``../shared/data/name`` beside the repository; with
     ``download``, ``download.get(name)`` (a user with a network); else synthetic."""
     from . import download as dl
+    from .images import first_line
 
     if value != "auto":
         return (str(value) if value else "", "given" if value else "synthetic (given)")
@@ -92,8 +93,7 @@ def resolve_data(name: str, value: str = "auto", download: bool = True,
         try:
             return str(dl.get(name)), "downloaded"
         except dl.DataError as exc:
-            first = str(exc).splitlines()[0]
-            return "", f"synthetic: {name} not found and not downloaded ({first})"
+            return "", f"synthetic: {name} not found and not downloaded ({first_line(exc)})"
     return "", f"synthetic: {name} not found (downloads off)"
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable
 
+from .images import first_line, to_gray
 from .karyotype import TYPES
 
 __all__ = ["DataError", "DataSet", "SETS", "cache_dir", "content_digest", "folder_digest", "get", "main_get"]
@@ -102,8 +103,6 @@ def _gray_png(data: bytes, path: Path) -> None:
     """Decode any image, convert it to 8-bit gray (RGBA composited on white) and write a PNG."""
     import cv2
     import numpy as np
-
-    from .images import to_gray
 
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
@@ -233,7 +232,7 @@ def _fetch(name: str, ds: DataSet, progress: bool) -> Path:
         downloader = _ResumableDownloader(cache / (ds.archive + ".part"), progress, name)
         return Path(pooch.retrieve(ds.url, ds.sha256, fname=ds.archive, path=cache, downloader=downloader))
     except (requests.RequestException, ValueError, OSError) as exc:
-        raise _help(name, ds, f"download failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+        raise _help(name, ds, f"download failed ({first_line(exc)})") from exc
     finally:
         logger.setLevel(level)
 

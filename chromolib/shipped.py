@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .images import first_line
 from .model import BASIC_RESNETS, basic_resnet, build_model
 from .runs import TrainedModel, load_trained
 
@@ -91,7 +92,7 @@ def load_shipped(path: str | Path = POLARITY, device: str = "cpu") -> tuple[Trai
         model = basic_resnet(arch) if arch in BASIC_RESNETS else build_model(arch, None)
         model.load_state_dict(dequantize_state(packed["state"]))
     except Exception as exc:
-        raise ValueError(f"{path} is damaged or not a chromolib model ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
+        raise ValueError(f"{path} is damaged or not a chromolib model ({first_line(exc)}); "
                          f"reinstall chromolib or pass --model RUN_DIR") from None
     model.to(device).eval()
     return (TrainedModel(model, packed["config"], packed["mean"], packed["std"], packed["temperature"]),
