@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test install notebooks bench model clean
+.PHONY: book test install notebooks bench model type-models clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,26 @@ model: $(STAMP)
 	$(BIN)/python benchmarks/orient_cell.py --data $(KARYONET) --all-cells --cells 0 --model $(MODEL_RUN) \
 		--json results/pki3-cpu/karyonet.json
 	$(BIN)/chromolib export $(MODEL_RUN) --external results/pki3-cpu/karyonet.json
+
+## type-models: train the type recipe (`--profile type`) on all of Pki-3 G-band (2-core CPU: about 50 minutes) and
+## on BioImLab Q-band (from scratch, and from the G-band network: about 8 minutes each), commit-ready outputs under
+## results/types/, the external check on KaryoNet through `chromolib orient`, and export the G-band model and the
+## G-band-initialised Q-band model into the package with their model cards
+QBAND    ?= $(shell test -d ../shared/data/bioimlab-qband && echo ../shared/data/bioimlab-qband || $(BIN)/chromolib data get bioimlab-qband --quiet)
+TYPE_FILES = config.json history.csv metrics.json predictions.csv review.json
+type-models: $(STAMP)
+	$(BIN)/chromolib dataset runs/pki3-all/dataset --data $(PKI3)
+	$(BIN)/chromolib train runs/pki3-all/dataset runs/types/pki3-type --profile type
+	$(BIN)/chromolib dataset runs/qband/dataset --data $(QBAND) --as-cut
+	$(BIN)/chromolib train runs/qband/dataset runs/types/qband-type --profile type
+	$(BIN)/chromolib train runs/qband/dataset runs/types/qband-type-gband-init --profile type \
+		--weights runs/types/pki3-type/checkpoint.pt --lr 0.005
+	for r in pki3-type qband-type qband-type-gband-init; do mkdir -p results/types/$$r && \
+		(cd runs/types/$$r && cp $(TYPE_FILES) ../../../results/types/$$r/); done
+	$(BIN)/chromolib export runs/types/pki3-type --stain gband
+	$(BIN)/chromolib export runs/types/qband-type-gband-init --stain qband
+	$(BIN)/python benchmarks/orient_cell.py --data $(KARYONET) --all-cells --cells 0 --json results/types/karyonet.json
+	$(BIN)/chromolib export runs/types/pki3-type --stain gband --external results/types/karyonet.json
 
 clean:
 	rm -rf _build runs .pytest_cache

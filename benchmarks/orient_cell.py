@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,10 @@ def main(argv=None) -> int:
     p.add_argument("--all-cells", action="store_true", help="every cell of --data, not the run's held-out ones")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeat", type=int, default=1, help="run the command this many times per cell, report the fastest")
+    p.add_argument("--method", help="rotation method for chromolib orient (default: orient's own, "
+                                     "chromolib.rotation.DEFAULT_METHOD)")
+    p.add_argument("--chromolib", help="run `chromolib orient` from this source folder (one holding chromolib/, "
+                                        "e.g. an older version) on the same inputs: an A/B comparison")
     p.add_argument("--json", help="also write the summary (accuracy with its 95 %% interval) to this file")
     args = p.parse_args(argv)
     data = Path(args.data)
@@ -47,20 +52,24 @@ def main(argv=None) -> int:
     else:
         cells = sorted(pd.read_csv(Path(args.model) / "predictions.csv", dtype={"cell": str}).cell.unique())
     held_out = cells[: args.cells or None]
-    model_args = ["--model", args.model] if args.model else []
+    model_args = (["--model", str(Path(args.model).resolve())] if args.model else []) + (
+        ["--method", args.method] if args.method else [])
     rng = np.random.default_rng(args.seed)
+    env = dict(os.environ)
+    if args.chromolib:  # the inputs come from this chromolib, the command from that one
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(args.chromolib).resolve()), env.get("PYTHONPATH")]))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for cell in held_out:
             src = Path(tmp) / cell / "in"
             src.mkdir(parents=True)
-            truth = {}
+            truth, types = {}, {}
             for r in labels[labels.cell == cell].itertuples():
                 angle = float(rng.uniform(0, 360))
                 img = rotate_to_angle(canonical_gray(read_image(data / r.file)), angle)
                 name = f"chr{r.chromosome}_{r.copy}.png"
                 cv2.imwrite(str(src / name), img)
-                truth[name] = angle
+                truth[name], types[name] = angle, str(r.chromosome)
             good_png = (src / next(iter(truth))).read_bytes()
             (src / "truncated.png").write_bytes(good_png[: len(good_png) // 2])
             (src / "empty.png").write_bytes(b"")
@@ -71,7 +80,8 @@ def main(argv=None) -> int:
                 out = Path(tmp) / cell / f"out{k}"
                 t0 = time.perf_counter()
                 proc = subprocess.run([sys.executable, "-m", "chromolib.cli", "orient", str(src), str(out), *model_args,
-                                       "--quiet"], capture_output=True, text=True)
+                                       "--quiet"], capture_output=True, text=True, env=env,
+                                      cwd=tmp if args.chromolib else None)  # `-m` puts the cwd first on sys.path
                 walls.append(time.perf_counter() - t0)
             wall = min(walls)
             res = pd.read_csv(out / "results.csv", dtype=str, keep_default_na=False)
@@ -83,6 +93,8 @@ def main(argv=None) -> int:
                          "short arm up": int(p_up.sum()), "up and within 20 deg": int(upright_p_up.sum()),
                          "bad files with a reason": int((res.error != "").sum()),
                          "flagged needs_review": int((good.needs_review == "True").sum()),
+                         "typed": int((good.get("chromosome", pd.Series(dtype=str)) != "").sum()),
+                         "type right": int(sum(types[f] == t for f, t in zip(good.file, good.get("chromosome", [])))),
                          "exit code": proc.returncode, "wall s": round(wall, 2),
                          "ms per chromosome": round(1000 * wall / len(truth), 1)})
     table = pd.DataFrame(rows)
@@ -93,16 +105,31 @@ def main(argv=None) -> int:
           f"{vert} ({100 * vert / n:.2f} %); all 4 bad files of every cell have a reason: "
           f"{bool((table['bad files with a reason'] == 4).all())}; mean wall time per cell {table['wall s'].mean():.2f} s "
           f"(the whole command, Python start and model loading included{', best of ' + str(args.repeat) if args.repeat > 1 else ''})")
+    typed, type_ok = int(table.typed.sum()), int(table["type right"].sum())
+    if typed:
+        print(f"type right after orient (the shipped type model, assigned over each cell): {type_ok} of {n} "
+              f"({100 * type_ok / n:.2f} %)")
     if args.json:
         lo, hi = wilson_interval(int(ok), int(n))
+        tlo, thi = wilson_interval(type_ok, int(n))
         Path(args.json).write_text(json.dumps({
-            "data": data.name, "model": args.model or "shipped", "cells": len(table), "n": int(n),
+            "data": data.name, "model": args.model or "shipped", "method": args.method or _default_method(),
+            "chromolib": args.chromolib or "this checkout",
+            "cells": len(table), "n": int(n),
             "accuracy": ok / n, "accuracy_ci95": [lo, hi], "within_20_deg": vert / n,
             "flagged": int(table["flagged needs_review"].sum()), "oriented": int(table.oriented.sum()),
             "mean_wall_s_per_cell": float(table["wall s"].mean()),
+            "type": ({"n": int(n), "typed": typed, "correct": type_ok, "accuracy": type_ok / n,
+                      "accuracy_ci95": [tlo, thi]} if typed else None),
             "command": "python benchmarks/orient_cell.py " + " ".join(argv if argv is not None else sys.argv[1:])},
             indent=2))
     return 0
+
+
+def _default_method() -> str:
+    from chromolib.rotation import DEFAULT_METHOD
+
+    return DEFAULT_METHOD
 
 
 if __name__ == "__main__":

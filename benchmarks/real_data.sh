@@ -9,6 +9,8 @@ $PY benchmarks/rotation.py --data $D/pki3-gband --max-cells 100 --plot results/r
 $PY benchmarks/rotation.py --cells 20 --plot results/rotation/synthetic.png > results/rotation/synthetic.txt
 $PY benchmarks/rotation.py --data $D/bioimlab-qband --max-cells 30 --consistency \
     --plot results/rotation/qband_consistency.png > results/rotation/qband_consistency.txt
+$PY benchmarks/rotation.py --real $D --out results/rotation > /dev/null        # real.txt, real.csv, worst_*.png
+$PY benchmarks/rotation_polarity.py --real $D --out results/rotation > /dev/null   # polarity.txt, polarity.csv
 $PY benchmarks/robustness.py --data $D/pki3-gband --max-cells 200 > results/robustness/log.txt
 $PY benchmarks/orient_cell.py --data $D/pki3-gband --model runs/robustness/quick --cells 12 > results/orient/pki3_cells.txt
 .venv/bin/chromolib bench runs/robustness/dataset --profile quick --steps 40 --warmup 4 --workers 2 \

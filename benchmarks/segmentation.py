@@ -53,28 +53,44 @@ def overlay(image: np.ndarray, seg, truths: list[np.ndarray] | None = None) -> n
     return vis
 
 
-def run(data: Path, train_fraction: float = 0.7, seed: int = 0, max_images: int | None = None):
+def spread_names(data: Path) -> list[str]:
+    """The spreads of a bioimlab-spreads folder (stems of ``annotations/*.json``), sorted."""
     names = sorted(p.stem for p in (data / "annotations").glob("*.json"))
     if not names:
         raise SystemExit(f"no labelme files under {data / 'annotations'}")
+    return names
+
+
+def load_spread(data: Path, name: str):
+    """(image as stored, its labelme outlines) of one spread."""
+    o = read_labelme(data / "annotations" / f"{name}.json")
+    image = cv2.imread(str(o.image_path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise SystemExit(f"cannot read {o.image_path}")
+    return image, o
+
+
+def run(data: Path, train_fraction: float = 0.7, seed: int = 0, max_images: int | None = None,
+        segment=segment_classical):
+    """Segment every held-out spread with ``segment`` (image -> Segmentation) and score it.
+    Returns (pooled metrics, per-image table, train names, test names, {name: (image, seg, polygons)})."""
+    names = spread_names(data)
     train, test = split_by_case(names, train_fraction, seed)
     test = test[:max_images] if max_images else test
     rows, preds, truths, scores, keep = [], [], [], [], {}
     for name in test:
-        o = read_labelme(data / "annotations" / f"{name}.json")
-        image = cv2.imread(str(o.image_path), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise SystemExit(f"cannot read {o.image_path}")
-        t0 = time.perf_counter()
-        seg = segment_classical(image)
-        ms = 1000 * (time.perf_counter() - t0)
+        image, o = load_spread(data, name)
+        t0, c0 = time.perf_counter(), time.process_time()
+        seg = segment(image)
+        ms, cpu_ms = 1000 * (time.perf_counter() - t0), 1000 * (time.process_time() - c0)
         masks = [polygon_mask(p, o.shape) for p in o.polygons]
         m = instance_metrics(seg.labels, masks, seg.objects.score.to_numpy())
         rej = seg.rejected_counts
         rows.append({"image": name, "case": spread_case(name), **{k: m[k] for k in (
             "n_true", "n_pred", "tp", "fp", "fn", "precision", "recall", "f1", "ap50", "mean_iou",
             "merged", "split")}, "clusters": int(seg.objects.cluster.sum()),
-            "rejected_nucleus": rej.get("nucleus", 0), "rejected_debris": rej.get("debris", 0), "ms": ms})
+            "rejected_nucleus": rej.get("nucleus", 0), "rejected_debris": rej.get("debris", 0), "ms": ms,
+            "cpu_ms": cpu_ms})
         preds.append(seg.labels)
         truths.append(masks)
         scores.append(seg.objects.score.to_numpy())
@@ -82,7 +98,7 @@ def run(data: Path, train_fraction: float = 0.7, seed: int = 0, max_images: int 
     pooled = instance_metrics(preds, truths, scores)
     per_image = pd.DataFrame(rows)
     pooled.update({"n_images": len(test), "clusters": int(per_image.clusters.sum()),
-                   "ms_per_image": float(per_image.ms.mean())})
+                   "ms_per_image": float(per_image.ms.mean()), "cpu_ms_per_image": float(per_image.cpu_ms.mean())})
     return pooled, per_image, train, test, keep
 
 

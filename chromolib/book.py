@@ -27,7 +27,7 @@ __all__ = ["CHAPTERS", "PROFILES", "AUTO_DATA", "glue", "resolve_data", "data_la
            "compare_runs", "run_summary", "markdown_table", "table", "page_problems", "book_problems", "execute_chapter", "build_book", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = ("01_rotation", "02_dataset", "03_training", "04_analysis", "05_beyond")
+CHAPTERS = ("01_rotation", "02_dataset", "03_training", "04_analysis", "05_beyond", "06_types")
 
 #: Parameter sets for the whole book. ``quick`` = the notebooks' own defaults (CPU minutes; on
 #: real data 98 cells, the patent's amount); ``tiny`` = seconds, for the tests.

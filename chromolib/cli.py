@@ -25,7 +25,7 @@ def _dataset(args) -> int:
     from .polarity_set import prepare_dataset
 
     df = prepare_dataset(args.data, args.out_dir, n_cells=args.cells, seed=args.seed, method=args.method,
-                         max_cells=args.max_cells, progress=not args.quiet)
+                         max_cells=args.max_cells, progress=not args.quiet, as_cut=args.as_cut)
     counts = df.groupby(["split", "label"]).size().unstack(fill_value=0).rename(columns={0: "down", 1: "up"})
     print(counts.to_string())
     print(f"manifest: {Path(args.out_dir) / 'manifest.csv'}")
@@ -58,32 +58,44 @@ def _orient(args) -> int:
 
     import pandas as pd
 
-    from .orient import load_orient_model, orient_folder
+    from .orient import load_orient_model, load_type_model, orient_folder
 
     t0 = time.perf_counter()
     model = load_orient_model(args.model, device=args.device)
     labels = pd.read_csv(args.labels, dtype=str) if args.labels else None
-    res = orient_folder(args.in_dir, args.out_dir, model, method=args.method, labels=labels, progress=not args.quiet)
+    types = load_type_model(args.stain, args.type_model, args.device) if args.type_model else args.stain
+    res = orient_folder(args.in_dir, args.out_dir, model, method=args.method, labels=labels, progress=not args.quiet,
+                        types=types)
     bad = int((res.error != "").sum())
     ok = len(res) - bad
     if not args.quiet:
         flagged = int((res.needs_review == "True").sum())
         secs = time.perf_counter() - t0
-        print(f"{ok} of {len(res)} files oriented ({flagged} flagged needs_review at confidence < "
-              f"{model.threshold:.3f}), {bad} failed; {secs:.2f} s, {1000 * secs / max(len(res), 1):.0f} ms per file")
+        typed = (res.chromosome != "").any()
+        print(f"{ok} of {len(res)} files oriented{' and typed' if typed else ''} ({flagged} flagged needs_review), "
+              f"{bad} failed; {secs:.2f} s, {1000 * secs / max(len(res), 1):.0f} ms per file")
+        if not typed and ok:
+            print("no chromosome types (no type model for this stain): the sheet is in file order; give --labels")
         print(f"results: {Path(args.out_dir) / 'results.csv'}; sheet: {Path(args.out_dir) / 'karyogram.png'}")
     return 1 if bad else 0
 
 
 def _export(args) -> int:
-    from .shipped import POLARITY, export_run, model_card
+    from .shipped import default_path, export_run, model_card, type_model_card
 
-    target = Path(args.to) if args.to else POLARITY
+    config = json.loads((Path(args.run_dir) / "config.json").read_text()) if (Path(args.run_dir) / "config.json").exists() else {}
+    if config.get("target") == "type" and args.stain is None:
+        raise ValueError("a type model ships per stain: give --stain gband or qband")
+    target = Path(args.to) if args.to else default_path(config, args.stain)
     info = export_run(args.run_dir, target)
     external = json.loads(Path(args.external).read_text()) if args.external else None
     card = target.with_name(target.stem.upper() + ".md")
-    card.write_text(model_card(info, args.run_dir, external, command=f"chromolib export {args.run_dir}"
-                               + (f" --external {args.external}" if args.external else "")))
+    command = (f"chromolib export {args.run_dir}" + (f" --stain {args.stain}" if args.stain else "")
+               + (f" --external {args.external}" if args.external else ""))
+    if info["config"].get("target") == "type":
+        card.write_text(type_model_card(info, args.run_dir, args.stain, external, command=command))
+    else:
+        card.write_text(model_card(info, args.run_dir, external, command=command))
     print(f"{target} ({info['bytes'] / 1e6:.1f} MB) and its model card {card}")
     return 0
 
@@ -161,18 +173,51 @@ def _data_get(args) -> int:
     return main_get(args.name, args.to, args.quiet)
 
 
+def _karyotype(args) -> int:
+    import time
+
+    from .spread import karyotype_spreads
+
+    if args.outlines and len(args.spreads) != 1:
+        raise ValueError(f"--outlines goes with exactly one SPREAD, not {len(args.spreads)}")
+    t0 = time.perf_counter()
+    res = karyotype_spreads(args.spreads, args.out_dir, outlines=args.outlines, stain=args.stain,
+                            progress=not args.quiet, segmenter=args.segmenter)
+    failed = int((res.error != "").sum())
+    if not args.quiet:
+        ok = res[res.error == ""]
+        secs = time.perf_counter() - t0
+        print(f"{len(ok)} of {len(res)} spreads karyotyped, {failed} failed; {secs:.2f} s")
+        for r in ok.itertuples():
+            print(f"{r.folder}: {r.objects} objects ({r.clusters} clusters), {r.typed} typed, "
+                  f"{r.needs_review} flagged needs_review")
+        for r in res[res.error != ""].itertuples():
+            print(f"FAILED {r.spread}: {r.error}")
+        if len(ok) and (ok.typed == 0).all():
+            print("no chromosome types (no type model for this stain): each karyogram.png is in object order")
+        print(f"summary: {Path(args.out_dir) / 'summary.csv'}; per spread: results.csv, karyogram.png, overlay.png, "
+              f"outlines.json (correct it in labelme, then rerun with --outlines)")
+    return 1 if failed else 0
+
+
 def _print_metrics(m: dict) -> None:
     from .evaluation import comparison_table
 
     lo, hi = m["accuracy_ci95"]
+    if "per_chromosome" in m:  # a type run
+        p = m["per_chromosome"]
+        print(f"type accuracy per chromosome {100 * p['accuracy']:.2f} % (95 % CI {100 * p['accuracy_ci95'][0]:.2f}-"
+              f"{100 * p['accuracy_ci95'][1]:.2f}); assigned over each cell {100 * m['accuracy']:.2f} % "
+              f"(95 % CI {100 * lo:.2f}-{100 * hi:.2f}); {m['n']} held-out chromosomes")
+        return
     print(f"TP {m['TP']}  FP {m['FP']}  TN {m['TN']}  FN {m['FN']}  accuracy {100 * m['accuracy']:.2f} % "
           f"(95 % CI {100 * lo:.2f}-{100 * hi:.2f})")
     print(comparison_table({"this run": m}).to_string())
 
 
 #: choices shared by several commands (kept in step with the library)
-METHOD_CHOICES = ("sweep", "hull", "moments")          # chromolib.rotation.METHODS
-PROFILE_CHOICES = ("quick", "robust", "cpu", "paper", "tiny")  # chromolib.training.PROFILES
+METHOD_CHOICES = ("sweep", "hull", "moments", "midline", "core", "skeleton", "blend")  # chromolib.rotation.METHODS
+PROFILE_CHOICES = ("quick", "robust", "cpu", "type", "paper", "tiny")  # chromolib.training.PROFILES
 COMPILE_CHOICES = ("none", "default", "reduce-overhead", "max-autotune")  # chromolib.training.COMPILE_MODES
 DATA_SETS = ("pki3-gband", "bioimlab-qband", "bioimlab-spreads")       # chromolib.download.SETS
 
@@ -220,17 +265,21 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--cells", type=int, default=30, help="synthetic metaphases (default 30)")
     d.add_argument("--max-cells", type=int, default=None, help="use at most this many real cells")
     d.add_argument("--method", choices=METHOD_CHOICES, default="hull")
+    d.add_argument("--as-cut", action="store_true",
+                   help="take the crops at the angles they were cut at (crops from a metaphase, e.g. BioImLab "
+                        "Q-band), not turned by a known angle: a data set for `train --profile type` only")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=_dataset)
 
-    t = sub.add_parser("train", help="train the polarity CNN on a data set folder")
+    t = sub.add_parser("train", help="train the polarity (or, --profile type, the chromosome type) CNN on a data set")
     t.add_argument("dataset_dir")
     t.add_argument("run_dir")
     t.add_argument("--profile", choices=PROFILE_CHOICES, default="quick",
                    help="quick: resnet18, 64 px, 8 epochs (CPU minutes); robust: quick with the "
                         "other-laboratory augmentation; cpu: beyond the patent on a CPU (resnet18, 96 x 32 px, "
                         "tilts, 20 epochs, test-time flips, calibrated; about an hour on all of Pki-3); "
+                        "type: the 24 chromosome types (resnet18, 96 x 40 px, one scale per cell, 12 epochs); "
                         "paper: resnet101, 224 px, batch 32, 100 epochs (GPU)")
     t.add_argument("--augment", choices=("flip", "robust", "none"),
                    help="flip: the method's horizontal flip; robust: + scale, tilt, blur, contrast, gamma, noise")
@@ -247,14 +296,21 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Rotate each segmented chromosome image in IN_DIR to vertical and flip it when "
                                    "the polarity network says the short arm is down. Writes the oriented images "
                                    "under their own names, results.csv (file, rotation_angle, polarity, "
-                                   "probability, flipped, needs_review, error, note) and karyogram.png. Bad files "
+                                   "probability, flipped, chromosome, type_probability, needs_review, error, note) "
+                                   "and karyogram.png: by type (the shipped type model of the images' stain, "
+                                   "assigned over the cell: give one cell per folder) in the standard rows. Bad files "
                                    "get a reason and the rest go on; exit code 1 if any failed. Rerunning skips "
                                    "files already done.")
     o.add_argument("in_dir")
     o.add_argument("out_dir")
     o.add_argument("--model", help="a training run folder (from `chromolib train`); default: the model that ships "
                                    "with chromolib (see chromolib/models/POLARITY.md)")
-    o.add_argument("--labels", help="CSV with file,chromosome columns: group the sheet by chromosome type")
+    o.add_argument("--labels", help="CSV with file,chromosome columns: the types, instead of the type model's")
+    o.add_argument("--stain", choices=("auto", "gband", "qband"), default="auto",
+                   help="which shipped type model tells the types: auto (default) reads it from the images "
+                        "(bright on black: Q-band)")
+    o.add_argument("--type-model", help="a type run folder (`chromolib train --profile type`) instead of the "
+                                        "shipped type model")
     o.add_argument("--method", choices=METHOD_CHOICES, default="hull")
     o.add_argument("--device", default="cpu")
     o.add_argument("--quiet", action="store_true")
@@ -306,7 +362,41 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--to", help="file to write (default: the package's chromolib/models/polarity.pt)")
     x.add_argument("--external", help="JSON of the external-laboratory evaluation to quote on the card "
                                       "(benchmarks/orient_cell.py --json)")
+    x.add_argument("--stain", choices=("gband", "qband"), help="for a type run (train --profile type): the stain it "
+                   "was trained on; it ships as chromolib/models/type-STAIN.pt")
     x.set_defaults(func=_export)
+
+    k = sub.add_parser("karyotype", help="whole metaphase images in, karyograms out: segment, orient, type",
+                       description="For each metaphase image SPREAD (a file, or a folder of images): segment the "
+                                   "chromosomes (classical threshold + watershed, tuned to 768 x 576 px Q-band "
+                                   "spreads), cut each object as a crop, orient every crop (vertical, short arm up) "
+                                   "and tell its type over the cell, as `chromolib orient` does. Writes "
+                                   "OUT_DIR/<spread name>/: results.csv (object, bbox x y w h, area, cluster, "
+                                   "touches_border, chromosome, type_probability, polarity, probability, "
+                                   "rotation_angle, needs_review, error, note, file), karyogram.png (clusters left "
+                                   "off), overlay.png (outlines numbered on the spread; clusters orange, failed "
+                                   "objects red), outlines.json (labelme; open it in labelme, correct the outlines, "
+                                   "save, and rerun with --outlines), crops/ and oriented/; and OUT_DIR/summary.csv. "
+                                   "A bad image (not an image, blank, a single chromosome, too large) gets a "
+                                   "one-line reason and the rest go on; exit code 1 if any failed, 2 for usage "
+                                   "errors. Inputs are never overwritten.",
+                       epilog="example: chromolib karyotype spreads/ out/  then, after correcting "
+                              "out/cell7/outlines.json in labelme: chromolib karyotype spreads/cell7.jpg out/ "
+                              "--outlines out/cell7/outlines.json")
+    k.add_argument("spreads", nargs="+", metavar="SPREAD", help="metaphase image(s) (8/16-bit, gray or colour), or "
+                                                                "folders of them")
+    k.add_argument("out_dir", metavar="OUT_DIR", help="output folder (not inside an input folder)")
+    k.add_argument("--outlines", metavar="FILE", help="labelme JSON with one polygon per chromosome for the one "
+                                                      "SPREAD given: use these outlines instead of segmenting")
+    k.add_argument("--stain", choices=("auto", "gband", "qband"), default="auto",
+                   help="which shipped type model tells the types: auto (default) reads it from the crops "
+                        "(bright on black: Q-band); without a type model the karyogram is in object order")
+    k.add_argument("--segmenter", choices=("auto", "classical", "unet"), default="auto",
+                   help="classical: threshold + watershed; unet: the U-Net that ships with chromolib "
+                        "(chromolib/models/segmenter-qband.pt, trained on Q-band spreads); auto (default): the U-Net "
+                        "for bright-on-black spreads when it ships, else classical")
+    k.add_argument("--quiet", action="store_true", help="no progress bar and no summary (reasons still on stderr)")
+    k.set_defaults(func=_karyotype)
 
     e = sub.add_parser("evaluate", help="confusion matrix and accuracy of a trained run on its test split")
     e.add_argument("run_dir")

@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 
 from .images import canonical_gray
-from .karyotype import karyotype_order
+from .karyotype import TYPES, karyotype_order
 from .polarity_set import DOWN, UP
 from .progress import progress_bar
-from .rotation import METHODS, angle_error, find_angle, foreground_mask, largest_component, rotate_to_angle
+from .rotation import DEFAULT_MASK, METHODS, angle_error, find_angle, foreground_mask, largest_component, rotate_to_angle
 from .specimens import KaryogramSpecimens
 
 __all__ = ["PATENT", "confusion", "wilson_interval", "polarity_metrics", "comparison_table", "error_rate_by_type",
-           "mcnemar", "roc_curve", "reliability", "fit_temperature", "confidence", "choose_threshold", "rotation_errors", "rotation_consistency",
+           "mcnemar", "accuracy", "type_metrics", "type_confusion", "roc_curve", "reliability", "fit_temperature", "confidence", "choose_threshold", "rotation_errors", "rotation_consistency",
            "summarise_rotation", "method_agreement"]
 
 #: The patent's test-set result (1347 chromosomes, "up" positive).
@@ -43,6 +43,33 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def accuracy(correct) -> dict:
+    """Share right, with its Wilson 95 % interval, from one boolean per item."""
+    c = np.asarray(correct, dtype=bool)
+    lo, hi = wilson_interval(int(c.sum()), len(c))
+    return {"n": int(len(c)), "correct": int(c.sum()), "accuracy": _ratio(int(c.sum()), len(c)),
+            "accuracy_ci95": [lo, hi]}
+
+
+def type_metrics(predictions: pd.DataFrame) -> dict:
+    """Type accuracy per chromosome (``pred``) and after the cell's assignment (``assigned``),
+    each with its interval, and the share of cells whose every chromosome is right; from
+    ``predictions`` with columns ``cell``, ``chromosome``, ``pred``, ``assigned``."""
+    truth = predictions.chromosome.astype(str)
+    out = {}
+    for col in ("pred", "assigned"):
+        ok = predictions[col].astype(str) == truth
+        out[col] = {**accuracy(ok), "cells_all_right": float(ok.groupby(predictions.cell.astype(str)).all().mean())}
+    return {**out["assigned"], "per_chromosome": out["pred"], "assigned": out["assigned"]}
+
+
+def type_confusion(predictions: pd.DataFrame, column: str = "assigned") -> pd.DataFrame:
+    """24 x 24 counts: rows the true type, columns the predicted one (``column``), in karyogram order."""
+    table = pd.crosstab(predictions.chromosome.astype(str), predictions[column].astype(str))
+    return table.reindex(index=list(TYPES), columns=list(TYPES), fill_value=0).rename_axis(index="true",
+                                                                                           columns="predicted")
 
 
 def _ratio(a: int, b: int) -> float:
@@ -152,25 +179,28 @@ def choose_threshold(predictions: pd.DataFrame, target_error: float = 0.005, see
     """Pick the review threshold on half of the held-out cells, report it on the other half.
 
     ``predictions``: columns ``cell``, ``label``, ``prob_up`` (the probabilities ``orient``
-    applies the threshold to). The threshold is the lowest confidence at which the chromosomes
-    kept (not flagged) of the choosing half have at most ``target_error`` errors. Also returns
-    the accuracy-against-flagged-fraction curve of the reporting half.
+    applies the threshold to), or ``cell``, ``confidence`` and ``wrong`` (any other decision,
+    such as type). The threshold is the lowest confidence at which the chromosomes kept (not
+    flagged) of the choosing half have at most ``target_error`` errors. Also returns the
+    accuracy-against-flagged-fraction curve of the reporting half.
     """
     df = predictions.copy()
-    df["confidence"] = confidence(df.prob_up)
-    df["wrong"] = (df.prob_up >= 0.5).astype(int) != df.label
+    if "confidence" not in df:
+        df["confidence"] = confidence(df.prob_up)
+        df["wrong"] = (df.prob_up >= 0.5).astype(int) != df.label
+    low = min(0.5, float(df.confidence.min())) if len(df) else 0.5
     cells = np.array(sorted(df.cell.astype(str).unique()))
     np.random.default_rng(seed).shuffle(cells)
     choose = df.cell.astype(str).isin(set(cells[: len(cells) // 2]))
     a, b = df[choose], df[~choose]
-    threshold = 0.5
-    for t in np.unique(np.concatenate([[0.5], a.confidence.to_numpy()])):
+    threshold = low
+    for t in np.unique(np.concatenate([[low], a.confidence.to_numpy()])):
         kept = a[a.confidence >= t]
         if len(kept) and kept.wrong.mean() <= target_error:
             threshold = float(t)
             break
     curve = []
-    for t in np.linspace(0.5, 1.0, 51):
+    for t in np.linspace(low, 1.0, 51):
         kept = b[b.confidence >= t]
         curve.append({"threshold": round(float(t), 3), "flagged_fraction": 1 - len(kept) / max(len(b), 1),
                       "accuracy_kept": 1 - kept.wrong.mean() if len(kept) else float("nan")})
@@ -187,20 +217,23 @@ def _timed_angle(mask: np.ndarray, method: str) -> tuple[float, float]:
     return angle, (time.perf_counter() - t0) * 1e3
 
 
-def rotation_errors(specimens, methods=METHODS, progress: bool = False) -> pd.DataFrame:
+def rotation_errors(specimens, methods=METHODS, progress: bool = False, threshold: str = DEFAULT_MASK) -> pd.DataFrame:
     """Angle error and time of each rotation method on chromosomes at known angles.
 
     One row per (chromosome, method): source, chromosome, bent, method, angle (applied,
     degrees counter-clockwise), error (degrees from vertical), ms (time to find the angle from
-    the mask, mask extraction excluded so methods are compared on the same input).
+    the mask, mask extraction excluded so methods are compared on the same input), mask_ms
+    (time to extract that mask, ``threshold`` as in ``rotation.foreground_mask``).
     """
     rows = []
     for sp in progress_bar(specimens, progress, desc="rotation methods"):
-        mask, _ = largest_component(foreground_mask(canonical_gray(sp.image), "white"))
+        t0 = time.perf_counter()
+        mask, _ = largest_component(foreground_mask(canonical_gray(sp.image), "white", threshold))
+        mask_ms = (time.perf_counter() - t0) * 1e3
         for m in methods:
             applied, ms = _timed_angle(mask, m)
             rows.append(dict(source=sp.source, chromosome=sp.chromosome, bent=sp.bent, method=m,
-                             angle=applied, error=angle_error(sp.angle, applied), ms=ms))
+                             angle=applied, error=angle_error(sp.angle, applied), ms=ms, mask_ms=mask_ms))
     return pd.DataFrame(rows)
 
 

@@ -109,6 +109,14 @@ def canonical_gray(image: np.ndarray) -> np.ndarray:
     return g if background_is_white(g) else 255 - g
 
 
+def _usual_mode(tmp: str) -> None:
+    """A temporary file is private (0600); the output gets the mode an ordinary new file gets
+    (0666 less the umask), so colleagues can read it as they read anything else the user writes."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+
+
 def write_image_atomic(path: str | Path, img: np.ndarray) -> None:
     """Write ``img`` to ``path`` through a temporary file in the same folder: a reader never
     sees half an image, and a killed run leaves no broken output."""
@@ -118,6 +126,7 @@ def write_image_atomic(path: str | Path, img: np.ndarray) -> None:
     try:
         if not cv2.imwrite(tmp, img):
             raise OSError(f"cannot write {path}")
+        _usual_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -131,6 +140,7 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        _usual_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -1,9 +1,10 @@
 """Orient a whole cell: every segmented chromosome vertical with the short arm up.
 
-``chromolib orient IN_DIR OUT_DIR --model RUN_DIR`` runs the two steps of the method on every
-file in IN_DIR - rotation to vertical (``rotation.py``) and the polarity network (flip when it
-says "down") - and writes the oriented images under their own names, a ``results.csv`` and a
-karyogram sheet. ``chromolib rotate`` runs the first step alone. Bad input never stops the
+``chromolib orient IN_DIR OUT_DIR`` runs the two steps of the method on every file in IN_DIR -
+rotation to vertical (``rotation.py``) and the polarity network (flip when it says "down") -
+then tells each chromosome's type (the shipped type model of the images' stain, assigned over
+the cell, ``assignment.py``; or the user's labels), and writes the oriented images under their
+own names, a ``results.csv`` and a karyogram sheet in the standard layout. ``chromolib rotate`` runs the first step alone. Bad input never stops the
 batch: each file that cannot be oriented gets a one-line reason. The output folder must lie
 outside the input folder, so no original is ever overwritten.
 """
@@ -17,17 +18,22 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .images import (canonical_gray, check_separate, for_each_file, list_images, read_image, write_csv_atomic,
-                     write_image_atomic)
+from .assignment import assign_cell
+from .images import (background_is_white, canonical_gray, check_separate, for_each_file, list_images, read_image,
+                     write_csv_atomic, write_image_atomic)
+from .karyotype import TYPES
 from .karyogram import karyogram_sheet
-from .rotation import background_fill, chromosome_mask, find_angle, is_small, rotate_and_crop
+from .rotation import DEFAULT_METHOD, background_fill, chromosome_mask, find_angle, is_small, rotate_and_crop
 from .runs import TrainedModel, load_trained
 
-__all__ = ["OrientModel", "load_orient_model", "Upright", "upright_file", "rotate_folder", "orient_folder", "RESULT_COLUMNS",
+__all__ = ["OrientModel", "load_orient_model", "TypeModel", "load_type_model", "detect_stain", "Upright", "upright_file", "rotate_folder", "orient_folder", "RESULT_COLUMNS",
            "ROTATION_COLUMNS"]
 
-RESULT_COLUMNS = ["file", "rotation_angle", "polarity", "probability", "flipped", "needs_review", "error", "note"]
+RESULT_COLUMNS = ["file", "rotation_angle", "polarity", "probability", "flipped", "chromosome", "type_probability",
+                  "needs_review", "error", "note"]
 ROTATION_COLUMNS = ["file", "angle", "error"]
+#: notes that flag a chromosome for review (``needs_review``); a small one's note starts with SMALL
+POLARITY_UNSURE, TYPE_UNSURE, SMALL = "polarity uncertain", "type uncertain", "small"
 
 
 @dataclass
@@ -55,6 +61,46 @@ def load_orient_model(run_dir: str | Path | None = None, device: str = "cpu") ->
     return OrientModel(load_trained(run, device), threshold)
 
 
+@dataclass
+class TypeModel:
+    """A trained type network (24 classes), the stain it was trained on, and the confidence of
+    the assigned type below which ``orient`` flags a chromosome."""
+    trained: TrainedModel
+    threshold: float
+    stain: str = ""
+
+    def types(self, crops: list[np.ndarray]) -> tuple[list[str], np.ndarray]:
+        """Type of each upright, p-up crop of ONE cell, assigned jointly over the cell, and the
+        probability the network gives that type."""
+        probs = self.trained.type_probs(crops)
+        best = assign_cell(probs)
+        return [TYPES[i] for i in best], probs[np.arange(len(best)), best]
+
+
+def detect_stain(crops: list[np.ndarray]) -> str:
+    """``"qband"`` when most crops are bright on a dark background (fluorescent Q-bands), else ``"gband"``."""
+    bright = sum(not background_is_white(c) for c in crops)
+    return "qband" if crops and bright > len(crops) / 2 else "gband"
+
+
+def load_type_model(stain: str, run_dir: str | Path | None = None, device: str = "cpu") -> TypeModel | None:
+    """A type run (``train --profile type``) or, without ``run_dir``, the type model that ships
+    for ``stain``; ``None`` when this installation ships none for that stain."""
+    if run_dir is not None:
+        run = Path(run_dir)
+        review = run / "review.json"
+        threshold = json.loads(review.read_text())["threshold"] if review.exists() else 0.5
+        trained = load_trained(run, device)
+        if trained.target != "type":
+            raise ValueError(f"{run} is a polarity run, not a type run (`chromolib train --profile type`)")
+        return TypeModel(trained, threshold, stain)
+    from .shipped import TYPE_MODELS, load_shipped
+
+    if not TYPE_MODELS[stain].exists():
+        return None
+    return TypeModel(*load_shipped(TYPE_MODELS[stain], device=device), stain)
+
+
 class Upright(NamedTuple):
     """One chromosome rotated to vertical (short arm up or down)."""
     crop: np.ndarray  # tight upright crop, image type, bit depth and background kept
@@ -63,7 +109,7 @@ class Upright(NamedTuple):
     small: bool       # too small to be sure of: flagged for review
 
 
-def upright_file(path: str | Path, method: str = "hull", step: float = 1.0) -> Upright:
+def upright_file(path: str | Path, method: str = DEFAULT_METHOD, step: float = 1.0) -> Upright:
     """Read one chromosome image and rotate it to vertical; raises ValueError with a one-line
     reason when the file holds no chromosome."""
     img = read_image(path)
@@ -77,7 +123,7 @@ def _output_name(path: Path) -> str:
     return path.name if path.suffix.lower() in (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg") else path.name + ".png"
 
 
-def rotate_folder(in_dir: str | Path, out_dir: str | Path, method: str = "hull", step: float = 1.0,
+def rotate_folder(in_dir: str | Path, out_dir: str | Path, method: str = DEFAULT_METHOD, step: float = 1.0,
                   progress: bool = True, log=None) -> pd.DataFrame:
     """Rotate every image in ``in_dir`` to vertical into ``out_dir`` (same names), with
     ``rotation.csv`` (file, angle in degrees counter-clockwise, error); return that table."""
@@ -99,12 +145,17 @@ def rotate_folder(in_dir: str | Path, out_dir: str | Path, method: str = "hull",
     return pd.DataFrame(rows, columns=ROTATION_COLUMNS)
 
 
-def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, method: str = "hull",
-                  labels: pd.DataFrame | None = None, progress: bool = True, log=None) -> pd.DataFrame:
-    """Orient every file in ``in_dir`` into ``out_dir``; return (and write) ``results.csv``.
+def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, method: str = DEFAULT_METHOD,
+                  labels: pd.DataFrame | None = None, progress: bool = True, log=None,
+                  types: TypeModel | str | None = "auto") -> pd.DataFrame:
+    """Orient every file in ``in_dir`` (one cell) into ``out_dir``; return (and write) ``results.csv``.
 
-    Files already done in an earlier run (a row without error and the output present) are
-    skipped. ``log(message)`` receives one line per bad file (default: stderr).
+    Types (the ``chromosome`` column and the sheet's layout) come from ``labels`` (file,
+    chromosome) when given, else from ``types``: a ``TypeModel``, ``"auto"`` (the shipped model
+    of the stain ``detect_stain`` sees), ``"gband"``/``"qband"`` (that stain's shipped model) or
+    ``None`` (no types: the sheet is a grid in file order). Files already done in an earlier run
+    (a row without error and the output present) are skipped; types are assigned again over the
+    whole cell. ``log(message)`` receives one line per bad file (default: stderr).
     """
     src, out = Path(in_dir), Path(out_dir)
     if not src.is_dir():
@@ -120,7 +171,8 @@ def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, m
             if not row.get("error") and (out / _output_name(Path(row["file"]))).exists():
                 done[row["file"]] = row
     rows: dict[str, dict] = {name: done[name] for name in (f.name for f in files) if name in done}
-    results = for_each_file([f for f in files if f.name not in done], upright_file, progress, desc="rotate", log=log)
+    results = for_each_file([f for f in files if f.name not in done], lambda f: upright_file(f, method), progress,
+                            desc="rotate", log=log)
     pending = [(f, r) for f, r, err in results if not err]
     for f, _, err in results:
         if err:
@@ -132,17 +184,42 @@ def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, m
         write_image_atomic(out / _output_name(f), final)
         conf = max(p, 1 - p)
         rows[f.name] = {"file": f.name, "rotation_angle": f"{(u.angle + (0 if up else 180)) % 360:.2f}",
-                        "polarity": "up" if up else "down", "probability": f"{conf:.4f}",
-                        "flipped": str(not up), "needs_review": str(bool(conf < model.threshold or u.small)),
-                        "error": "", "note": u.note}
-    ordered = [rows[f.name] for f in files if f.name in rows]
+                        "polarity": "up" if up else "down", "probability": f"{conf:.4f}", "flipped": str(not up),
+                        "error": "", "note": "; ".join(x for x in (u.note, POLARITY_UNSURE if conf < model.threshold else "")
+                                                       if x)}
+    good = [rows[f.name] for f in files if f.name in rows and not rows[f.name]["error"]]
+    oriented = [read_image(out / _output_name(Path(r["file"]))) for r in good]
+    names = _types(good, oriented, labels, types)
+    for row, name in zip(good, names or []):
+        row["chromosome"] = name
+    ordered = [{**dict.fromkeys(RESULT_COLUMNS, ""), **rows[f.name]} for f in files if f.name in rows]
     write_csv_atomic(results_path, ordered, RESULT_COLUMNS)
-    result = pd.DataFrame(ordered, columns=RESULT_COLUMNS)
-    good = result[result.error == ""]
-    images = [canonical_gray(read_image(out / _output_name(Path(f)))) for f in good.file]
-    types = None
+    sheet = karyogram_sheet([canonical_gray(i) for i in oriented], names)
+    write_image_atomic(out / "karyogram.png", sheet)
+    return pd.DataFrame(ordered, columns=RESULT_COLUMNS)
+
+
+def _types(rows: list[dict], oriented: list[np.ndarray], labels: pd.DataFrame | None,
+           types: TypeModel | str | None) -> list[str] | None:
+    """The type of each oriented chromosome (rows updated with its probability and review
+    flag), or ``None`` when no type can be told."""
+    names, probs, threshold = None, [""] * len(rows), 0.0
     if labels is not None:
         lab = dict(zip(labels.file.map(lambda s: Path(s).name), labels.chromosome.astype(str)))
-        types = [lab.get(f, "?") for f in good.file]
-    write_image_atomic(out / "karyogram.png", karyogram_sheet(images, types))
-    return result
+        names = [lab.get(r["file"], "?") for r in rows]
+    else:
+        if isinstance(types, str):
+            types = load_type_model(detect_stain(oriented) if types == "auto" else types)
+        if types is not None and rows:
+            names, p = types.types([canonical_gray(i) for i in oriented])
+            probs = [float(x) for x in p]
+            threshold = types.threshold
+    for r, p in zip(rows, probs):
+        # the reasons to look again, from this run or (rows already done) an earlier one
+        notes = [x for x in str(r.get("note", "")).split("; ") if x and x != TYPE_UNSURE]
+        if p != "" and p < threshold:
+            notes.append(TYPE_UNSURE)
+        r["type_probability"] = "" if p == "" else f"{p:.4f}"
+        r["note"] = "; ".join(notes)
+        r["needs_review"] = str(any(x in (POLARITY_UNSURE, TYPE_UNSURE) or x.startswith(SMALL) for x in notes))
+    return names

@@ -9,7 +9,8 @@ import pandas as pd
 import seaborn as sns
 
 __all__ = ["review_curve", "bar_by_type", "projection_curves", "gallery", "confusion_heatmap", "confusion_grid", "training_curves", "error_distribution",
-           "median_error_by_type", "rate_intervals", "rate_bars", "error_rates_by_type", "probability_histogram"]
+           "median_error_by_type", "rate_intervals", "rate_bars", "error_rates_by_type", "probability_histogram", "type_confusion",
+           "sheets"]
 
 
 def projection_curves(curves: Sequence[tuple[str, np.ndarray, np.ndarray, float]], ax=None):
@@ -49,6 +50,23 @@ def confusion_heatmap(counts: dict, ax=None, title: str | None = None):
     sns.heatmap(pd.DataFrame(m, index=["up", "down"], columns=["up", "down"]), annot=True, fmt="d",
                 cmap="Blues", cbar=False, ax=ax, annot_kws={"fontsize": 12})
     ax.set(xlabel="predicted", ylabel="true")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def type_confusion(table: pd.DataFrame, ax=None, title: str | None = None):
+    """The 24 x 24 type confusion (``evaluation.type_confusion``) as shares of each true type
+    (rows sum to 1), on a log colour scale so that the rare confusions show; the diagonal is
+    each type's accuracy."""
+    from matplotlib.colors import LogNorm
+
+    ax = ax or plt.subplots(figsize=(7.2, 6.2))[1]
+    shares = table.div(table.sum(1).replace(0, 1), axis=0)
+    sns.heatmap(shares.where(shares > 0), cmap="viridis", norm=LogNorm(vmin=1e-3, vmax=1), square=True,
+                cbar_kws={"label": "share of the true type"}, ax=ax, linewidths=0.2, linecolor="white")
+    ax.set(xlabel="predicted type", ylabel="true type")
+    ax.tick_params(labelsize=7)
     if title:
         ax.set_title(title, fontsize=10)
     return ax
@@ -218,6 +236,19 @@ def saliency_row(images, maps, titles, height: float = 2.2):
         ax.imshow(img, cmap="gray", vmin=0, vmax=255)
         ax.imshow(np.clip(m, 0, None), cmap="Reds", alpha=0.55, vmin=0, vmax=top)
         ax.set_title(title, fontsize=7)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def sheets(images: dict, width: float = 11.0):
+    """Karyogram sheets (``{title: gray image}``) one above the other, at one scale."""
+    fig, axes = plt.subplots(len(images), 1, figsize=(width, 0.9 * width * sum(i.shape[0] / i.shape[1] for i in
+                                                                                   images.values()) + 0.4 * len(images)),
+                             squeeze=False)
+    for ax, (title, img) in zip(axes[:, 0], images.items()):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.tight_layout()
     return fig

@@ -24,13 +24,14 @@ import torch
 
 from .augment import AUGMENTATIONS, robust_augment, tilt_batch, to_device
 from .images import canonical_gray, read_image
+from .karyotype import TYPES
 from .progress import progress_bar
-from .rotation import upright
-from .specimens import Specimen, specimens_from
+from .rotation import DEFAULT_MASK, DEFAULT_METHOD, upright
+from .specimens import KaryogramSpecimens, Specimen, specimens_from
 
 __all__ = [
     "UP", "DOWN", "LABELS", "polarity_label", "build_polarity_set", "prepare_dataset", "split_by_cell", "case_of",
-    "read_manifest", "fit_resize", "square_resize", "network_input", "split_tensors", "load_images", "normalisation_stats", "PolarityTensors",
+    "read_manifest", "CELL_MEDIAN_SHARE", "cell_scaled", "target_labels", "fit_resize", "square_resize", "network_input", "split_tensors", "load_images", "normalisation_stats", "PolarityTensors",
     "load_split", "test_tensors",
 ]
 
@@ -44,7 +45,7 @@ def polarity_label(true_angle: float, applied_angle: float) -> int:
     return UP if np.cos(np.radians(true_angle + applied_angle)) > 0 else DOWN
 
 
-def build_polarity_set(specimens: Iterable[Specimen], out_dir: str | Path, method: str = "hull",
+def build_polarity_set(specimens: Iterable[Specimen], out_dir: str | Path, method: str = DEFAULT_METHOD,
                        train_fraction: float = 0.7, seed: int = 0, progress: bool = True,
                        total: int | None = None) -> pd.DataFrame:
     """Rotate every specimen to vertical, label it, write PNGs and ``manifest.csv``.
@@ -132,25 +133,76 @@ def square_resize(gray: np.ndarray, size: int, fill: int = 255) -> np.ndarray:
     return fit_resize(gray, size, size, fill)
 
 
-def network_input(grays: Iterable[np.ndarray], size: int, width: int = 0) -> np.ndarray:
+#: With one scale per cell, the cell's median chromosome length takes this share of the frame's
+#: height (the longest, chromosome 1, about twice the median, then takes about 0.85 of it).
+CELL_MEDIAN_SHARE = 0.42
+
+
+def cell_scaled(gray: np.ndarray, scale: float, height: int, width: int, fill: int = 255) -> np.ndarray:
+    """Resize by ``scale`` (shrunk further only if it would not fit), centred on a ``height x
+    width`` frame of ``fill``: lengths stay comparable between crops of one scale."""
+    h, w = gray.shape[:2]
+    s = min(scale, height / h, width / w)
+    new_h, new_w = max(1, int(round(h * s))), max(1, int(round(w * s)))
+    small = cv2.resize(gray, (new_w, new_h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    out = np.full((height, width), fill, np.uint8)
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    out[top:top + new_h, left:left + new_w] = small
+    return out
+
+
+def network_input(grays: Iterable[np.ndarray], size: int, width: int = 0, cells=None) -> np.ndarray:
     """Upright crops (any depth, either background) as the network reads them: canonical gray,
     padded with white to ``size`` x ``width`` (a square when ``width`` is 0, as in the method;
     a tall frame keeps more pixels on a chromosome, about 3 times as long as wide) and resized;
-    uint8 (N, size, width or size)."""
-    grays = list(grays)
+    uint8 (N, size, width or size).
+
+    ``cells`` (one name per crop): instead of each crop filling the frame, one scale per cell,
+    chosen so that the cell's median crop height is ``CELL_MEDIAN_SHARE`` of the frame: the
+    network then sees how long a chromosome is beside its cell-mates (for type)."""
+    grays = [canonical_gray(g) for g in grays]
     w = width or size
     out = np.empty((len(grays), size, w), dtype=np.uint8)
-    for i, g in enumerate(grays):
-        out[i] = fit_resize(canonical_gray(g), size, w)
+    if cells is None:
+        for i, g in enumerate(grays):
+            out[i] = fit_resize(g, size, w)
+        return out
+    cells = np.asarray([str(c) for c in cells])
+    if len(cells) != len(grays):
+        raise ValueError(f"{len(cells)} cell names for {len(grays)} crops")
+    heights = np.array([g.shape[0] for g in grays], dtype=float)
+    for c in np.unique(cells):
+        idx = np.flatnonzero(cells == c)
+        scale = CELL_MEDIAN_SHARE * size / max(float(np.median(heights[idx])), 1.0)
+        for i in idx:
+            out[i] = cell_scaled(grays[i], scale, size, w)
     return out
 
 
 def load_images(root: str | Path, files: Iterable[str], size: int, progress: bool = False,
-                width: int = 0) -> np.ndarray:
-    """Read images (relative to ``root``) into a uint8 array (N, size, width or size), dark on white."""
+                width: int = 0, cells=None) -> np.ndarray:
+    """Read images (relative to ``root``) into a uint8 array (N, size, width or size), dark on
+    white; with ``cells``, one scale per cell (``network_input``)."""
     root = Path(root)
     files = list(files)
-    return network_input((read_image(root / f) for f in progress_bar(files, progress, desc="load")), size, width)
+    return network_input([read_image(root / f) for f in progress_bar(files, progress, desc="load")], size, width,
+                         cells)
+
+
+def target_labels(manifest: pd.DataFrame, target: str = "polarity") -> np.ndarray:
+    """The class of each row: polarity ``label`` (down 0, up 1), or for ``"type"`` the index of
+    ``chromosome`` in ``karyotype.TYPES`` (a type outside them is an error naming it)."""
+    if target == "polarity":
+        return manifest["label"].to_numpy(dtype=int)
+    if target != "type":
+        raise ValueError(f"target must be polarity or type, not {target!r}")
+    index = {t: i for i, t in enumerate(TYPES)}
+    chrom = manifest["chromosome"].astype(str)
+    unknown = sorted(set(chrom) - set(index))
+    if unknown:
+        raise ValueError(f"chromosome types {unknown[:5]} are not among the 24 ({', '.join(TYPES)}): a type model "
+                         f"needs labelled crops (labels.csv with a chromosome column)")
+    return chrom.map(index).to_numpy(dtype=int)
 
 
 def normalisation_stats(images: np.ndarray) -> tuple[float, float]:
@@ -166,17 +218,18 @@ class PolarityTensors(torch.utils.data.Dataset):
     flip with probability 0.5 (it does not change polarity); ``"robust"`` adds scale, tilt,
     blur, contrast, gamma and noise for images from other laboratories; ``"none"`` nothing;
     and, unless ``augment`` is ``"none"``, a random tilt of up to ``tilt`` degrees either way
-    (the rotation step's own error). Random state comes from ``generator`` so a run is seeded.
+    (the rotation step's own error); ``vflip`` adds an upside-down flip with probability 0.5
+    (for type). Random state comes from ``generator`` so a run is seeded.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, mean: float, std: float,
-                 train: bool = False, augment: str = "flip", tilt: float = 0.0):
+                 train: bool = False, augment: str = "flip", tilt: float = 0.0, vflip: bool = False):
         if augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, not {augment!r}")
         self.images = torch.as_tensor(np.ascontiguousarray(images), dtype=torch.uint8)
         self.labels = torch.as_tensor(np.array(labels), dtype=torch.long)
         self.mean, self.std, self.train, self.augment = float(mean), float(std), train, augment
-        self.tilt = float(tilt)
+        self.tilt, self.vflip = float(tilt), bool(vflip)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -197,6 +250,9 @@ class PolarityTensors(torch.utils.data.Dataset):
         if self.train and self.augment != "none":
             flip = to_device(torch.rand(len(index), generator=generator) < 0.5, x.device)
             x = torch.where(flip[:, None, None], x.flip(-1), x)  # no boolean indexing: no device sync
+            if self.vflip:  # upside down too: for type, which does not depend on polarity
+                flip = to_device(torch.rand(len(index), generator=generator) < 0.5, x.device)
+                x = torch.where(flip[:, None, None], x.flip(-2), x)
             if self.augment == "robust":
                 x = robust_augment(x, generator)
             if self.tilt:
@@ -216,44 +272,68 @@ class PolarityTensors(torch.utils.data.Dataset):
 
 
 def prepare_dataset(data: str | Path | None, out_dir: str | Path, n_cells: int = 30, seed: int = 0,
-                    method: str = "hull", max_cells: int | None = None, progress: bool = True) -> pd.DataFrame:
+                    method: str = DEFAULT_METHOD, max_cells: int | None = None, progress: bool = True,
+                    as_cut: bool = False) -> pd.DataFrame:
     """Build (or reuse) the polarity data set in ``out_dir``.
 
     ``data``: empty/None -> ``n_cells`` synthetic metaphases; a folder with ``labels.csv`` of
     p-up crops -> the karyogram polarity benchmark on those (``max_cells`` whole cells at most).
+    ``as_cut``: the crops are taken at the angles they were cut at, not turned by a known angle
+    (crops from a metaphase such as BioImLab Q-band): a data set for type only, whose polarity
+    labels mean nothing.
     """
     out = Path(out_dir)
     params = {"data": str(Path(data).resolve()) if data else "", "n_cells": n_cells if not data else None,
-              "seed": seed, "method": method, "max_cells": max_cells if data else None}
+              "seed": seed, "method": method, "mask": DEFAULT_MASK,
+              "max_cells": max_cells if data else None}
+    if as_cut:
+        if not data:
+            raise ValueError("as_cut needs a data folder of crops (labels.csv with file,cell,chromosome)")
+        params["as_cut"] = True
     stamp = out / "params.json"
     if stamp.exists() and (out / MANIFEST).exists() and json.loads(stamp.read_text()) == params:
         return read_manifest(out)
-    df = build_polarity_set(specimens_from(data, n_cells, seed, max_cells), out, method=method, seed=seed, progress=progress)
+    specimens = (KaryogramSpecimens(data, seed=seed, max_cells=max_cells, rotate=False) if as_cut
+                 else specimens_from(data, n_cells, seed, max_cells))
+    df = build_polarity_set(specimens, out, method=method, seed=seed, progress=progress)
     stamp.write_text(json.dumps(params, indent=2))
     return df
 
 
 def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None, progress: bool = False,
-               augment: str = "flip", width: int = 0, tilt: float = 0.0) -> tuple[PolarityTensors, PolarityTensors, dict]:
+               augment: str = "flip", width: int = 0, tilt: float = 0.0, target: str = "polarity",
+               scale: str = "fit") -> tuple[PolarityTensors, PolarityTensors, dict]:
     """Train and test tensors at ``size`` (x ``width``) px, normalised with the TRAINING split's
-    mean/std. Rows of any other ``split`` (e.g. ``"val"``) are left out."""
+    mean/std, labelled for ``target`` (polarity or type; type also flips upside down in
+    training); ``scale`` ``"cell"``: one scale per cell. Rows of any other ``split`` (e.g.
+    ``"val"``) are left out."""
     df = read_manifest(root) if manifest is None else manifest
     tr, te = df[df.split == "train"], df[df.split == "test"]
-    x_tr = load_images(root, tr.file, size, progress=progress, width=width)
+    x_tr = load_images(root, tr.file, size, progress=progress, width=width, cells=_cells(tr, scale))
     mean, std = normalisation_stats(x_tr)
     stats = {"mean": mean, "std": std, "n_train": len(tr), "n_test": len(te)}
-    return (PolarityTensors(x_tr, tr.label.values, mean, std, train=True, augment=augment, tilt=tilt),
-            split_tensors(root, df, "test", size, mean, std, width), stats)
+    return (PolarityTensors(x_tr, target_labels(tr, target), mean, std, train=True, augment=augment, tilt=tilt,
+                            vflip=target == "type"),
+            split_tensors(root, df, "test", size, mean, std, width, target, scale), stats)
+
+
+def _cells(part: pd.DataFrame, scale: str):
+    if scale not in ("fit", "cell"):
+        raise ValueError(f"scale must be fit or cell, not {scale!r}")
+    return part.cell.astype(str).to_numpy() if scale == "cell" else None
 
 
 def split_tensors(root: str | Path, manifest: pd.DataFrame, split: str, size: int, mean: float, std: float,
-                  width: int = 0) -> PolarityTensors:
+                  width: int = 0, target: str = "polarity", scale: str = "fit") -> PolarityTensors:
     """The rows of one ``split`` for evaluation, normalised with given (a run's training) statistics."""
     part = manifest[manifest.split == split]
-    return PolarityTensors(load_images(root, part.file, size, width=width), part.label.values, mean, std)
+    return PolarityTensors(load_images(root, part.file, size, width=width, cells=_cells(part, scale)),
+                           target_labels(part, target), mean, std)
 
 
 def test_tensors(root: str | Path, size: int, mean: float, std: float,
-                 manifest: pd.DataFrame | None = None, width: int = 0) -> PolarityTensors:
+                 manifest: pd.DataFrame | None = None, width: int = 0, target: str = "polarity",
+                 scale: str = "fit") -> PolarityTensors:
     """The test split at ``size`` (x ``width``) px, normalised with given (a run's training) statistics."""
-    return split_tensors(root, read_manifest(root) if manifest is None else manifest, "test", size, mean, std, width)
+    return split_tensors(root, read_manifest(root) if manifest is None else manifest, "test", size, mean, std, width,
+                         target, scale)

@@ -17,14 +17,16 @@ import pandas as pd
 import torch
 
 from .augment import SHIFTS
-from .evaluation import choose_threshold, confusion, fit_temperature, polarity_metrics
+from .assignment import assign_by_cell
+from .evaluation import choose_threshold, confusion, fit_temperature, polarity_metrics, type_metrics
+from .karyotype import TYPES
 from .images import first_line
 from .model import build_model
 from .polarity_set import (PolarityTensors, load_split, network_input, read_manifest, split_by_cell, split_tensors,
                            test_tensors)
 from .repro import device as pick_device
 from .repro import environment, set_seed
-from .training import TrainConfig, logits, predict, train
+from .training import TrainConfig, logits, num_classes, predict, train
 
 __all__ = ["TrainedModel", "Run", "train_run", "evaluate_run", "load_trained", "load_run", "evaluate_shifts", "run_setup",
            "reference_runs"]
@@ -46,26 +48,48 @@ class TrainedModel:
         """Input (height, width) in pixels."""
         return int(self.config["image_size"]), int(self.config.get("width") or self.config["image_size"])
 
+    @property
+    def target(self) -> str:
+        """What the network tells: ``"polarity"`` or ``"type"``."""
+        return self.config.get("target", "polarity")
+
+    def network_input(self, crops: list[np.ndarray], cells=None) -> np.ndarray:
+        """Upright crops as this network reads them (one scale per cell where it was trained so;
+        without ``cells`` the crops count as one cell)."""
+        if self.config.get("scale", "fit") == "cell":
+            cells = ["cell"] * len(crops) if cells is None else cells
+            return network_input(crops, *self.size, cells=cells)
+        return network_input(crops, *self.size)
+
     def tensors(self, images: np.ndarray, labels=None) -> PolarityTensors:
         """uint8 images (N, height, width), dark on white, as this network reads them."""
         return PolarityTensors(images, np.zeros(len(images), int) if labels is None else labels, self.mean, self.std)
 
     def predict(self, data: PolarityTensors) -> np.ndarray:
-        """Probabilities (N, 2): column 1 = up; with the run's test-time flips and temperature."""
-        return predict(self.model, data, tta=bool(self.config.get("tta")), temperature=self.temperature)
+        """Probabilities (N, classes), for polarity column 1 = up; with the run's test-time flips
+        and temperature."""
+        return predict(self.model, data, tta=self.config.get("tta") or False, temperature=self.temperature)
 
     def logits(self, data: PolarityTensors) -> np.ndarray:
-        """The network's outputs (N, 2) with the run's test-time flips, before the temperature."""
-        return logits(self.model, data, tta=bool(self.config.get("tta")))
+        """The network's outputs (N, classes) with the run's test-time flips, before the temperature."""
+        return logits(self.model, data, tta=self.config.get("tta") or False)
 
     def prob_up(self, crops: list[np.ndarray]) -> np.ndarray:
         """P(up) for upright crops (any depth, either background)."""
-        return self.predict(self.tensors(network_input(crops, *self.size)))[:, 1]
+        return self.predict(self.tensors(self.network_input(crops)))[:, 1]
+
+    def type_probs(self, crops: list[np.ndarray], cells=None) -> np.ndarray:
+        """(N, 24) type probabilities (columns ``karyotype.TYPES``) for upright crops; ``cells``
+        names each crop's cell (default: all one cell)."""
+        if self.target != "type":
+            raise ValueError("this is a polarity model, not a type model")
+        return self.predict(self.tensors(self.network_input(crops, cells)))
 
     def test_set(self, dataset_dir: str | Path, manifest: pd.DataFrame | None = None) -> PolarityTensors:
         """The test split of a data set, as this network reads it."""
         height, width = self.size
-        return test_tensors(dataset_dir, height, self.mean, self.std, manifest, width=width)
+        return test_tensors(dataset_dir, height, self.mean, self.std, manifest, width=width, target=self.target,
+                            scale=self.config.get("scale", "fit"))
 
 
 def load_trained(run_dir: str | Path, device: str | None = None) -> TrainedModel:
@@ -79,7 +103,7 @@ def load_trained(run_dir: str | Path, device: str | None = None) -> TrainedModel
                                     f"(`chromolib train DATASET_DIR RUN_DIR`)")
     config = json.loads((run / "config.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
-    model = build_model(config["arch"], None)
+    model = build_model(config["arch"], None, num_classes(config))
     try:
         model.load_state_dict(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["model"])
     except Exception as exc:  # truncated, overwritten, another network's weights
@@ -119,8 +143,8 @@ def train_run(dataset_dir: str | Path, cfg: TrainConfig, out_dir: str | Path, re
         df.loc[tr, "split"] = split_by_cell(df[tr], 1 - cfg.validation, seed=cfg.seed + 1).map({"train": "train",
                                                                                                  "test": "val"})
     train_set, test_set, stats = load_split(dataset_dir, cfg.image_size, df, progress=progress, augment=cfg.augment,
-                                            width=cfg.width, tilt=cfg.tilt)
-    model = build_model(cfg.arch, cfg.weights)
+                                            width=cfg.width, tilt=cfg.tilt, target=cfg.target, scale=cfg.scale)
+    model = build_model(cfg.arch, cfg.weights, num_classes(cfg))
     t0 = time.perf_counter()
     history = train(model, train_set, cfg, val_set=test_set, out_dir=out, resume=resume,
                     progress=progress, stop_after=stop_after)
@@ -137,7 +161,8 @@ def train_run(dataset_dir: str | Path, cfg: TrainConfig, out_dir: str | Path, re
     trained = TrainedModel(model.eval(), config, stats["mean"], stats["std"])
     extra = {**timing, "normalisation": stats, "environment": environment(dev)}
     if cfg.validation:
-        val = split_tensors(dataset_dir, df, "val", cfg.image_size, stats["mean"], stats["std"], cfg.width)
+        val = split_tensors(dataset_dir, df, "val", cfg.image_size, stats["mean"], stats["std"], cfg.width, cfg.target,
+                            cfg.scale)
         trained.temperature = fit_temperature(logits(model, val, tta=cfg.tta), val.labels.numpy())
         extra["calibration"] = {"temperature": trained.temperature, "n_val": len(val),
                                 "val_cells": int(df[df.split == "val"].cell.nunique())}
@@ -161,6 +186,8 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, tra
     z = torch.as_tensor(trained.logits(test_set))
     probs = torch.softmax(z / trained.temperature, 1).numpy()  # = trained.predict(test_set), one pass
     te = df[df.split == "test"].reset_index(drop=True)
+    if trained.target == "type":
+        return _evaluate_types(out, dataset_dir, te, probs, extra, config)
     preds = te[["file", "cell", "chromosome", "label"]].copy()
     preds["prob_up"] = probs[:, 1].round(6)
     preds["pred"] = probs.argmax(1)
@@ -174,6 +201,28 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, tra
     # the confidence threshold for `chromolib orient` (needs_review), chosen on half the held-out
     # cells, on the same probabilities (``training.predict``) that orient applies it to
     review = choose_threshold(preds)
+    (out / "review.json").write_text(json.dumps(review, indent=2))
+    history = pd.read_csv(out / "history.csv") if (out / "history.csv").exists() else pd.DataFrame()
+    return Run(history, metrics, preds, config, review)
+
+
+def _evaluate_types(out: Path, dataset_dir: Path, te: pd.DataFrame, probs: np.ndarray, extra: dict | None,
+                    config: dict) -> Run:
+    """The type model's side of ``evaluate_run``: per chromosome, and assigned over each cell."""
+    preds = te[["file", "cell", "chromosome"]].copy()
+    types = np.array(TYPES)
+    best = probs.argmax(1)
+    assigned = assign_by_cell(probs, preds.cell)
+    preds["pred"], preds["prob"] = types[best], probs[np.arange(len(best)), best].round(6)
+    preds["assigned"], preds["prob_assigned"] = types[assigned], probs[np.arange(len(best)), assigned].round(6)
+    old = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else {}
+    metrics = {**old, **(extra or {}), **type_metrics(preds), "evaluated_on": str(dataset_dir)}
+    preds.to_csv(out / "predictions.csv", index=False)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    # flag a type for review below the confidence (of the assigned type) that keeps at most 1 % errors
+    review = choose_threshold(pd.DataFrame({"cell": preds.cell, "confidence": preds.prob_assigned,
+                                            "wrong": preds.assigned != preds.chromosome.astype(str)}),
+                              target_error=0.01)
     (out / "review.json").write_text(json.dumps(review, indent=2))
     history = pd.read_csv(out / "history.csv") if (out / "history.csv").exists() else pd.DataFrame()
     return Run(history, metrics, preds, config, review)
@@ -201,8 +250,10 @@ def load_run(run_dir: str | Path) -> Run:
     if not (run / "metrics.json").exists():
         raise FileNotFoundError(f"{run / 'metrics.json'} not found: train first (chapter 3, or "
                                 f"`chromolib train DATASET_DIR RUN_DIR`)")
-    return Run(pd.read_csv(run / "history.csv"), json.loads((run / "metrics.json").read_text()),
-               pd.read_csv(run / "predictions.csv", dtype={"cell": str, "chromosome": str}),
+    preds = pd.read_csv(run / "predictions.csv", dtype={"cell": str, "chromosome": str})
+    if "assigned" in preds:  # a type run: types are names (karyotype.TYPES)
+        preds[["pred", "assigned"]] = preds[["pred", "assigned"]].astype(str)
+    return Run(pd.read_csv(run / "history.csv"), json.loads((run / "metrics.json").read_text()), preds,
                json.loads((run / "config.json").read_text()), json.loads((run / "review.json").read_text()))
 
 
@@ -212,6 +263,8 @@ def run_setup(config: dict, metrics: dict) -> str:
     env = metrics.get("environment", {})
     size = f"{config['image_size']} x {config['width']}" if config.get("width") else config.get("image_size")
     what = [f"{config['arch']}, {size} px, {metrics.get('epochs_done', config.get('epochs'))} ep"] if config else []
+    if config.get("target", "polarity") != "polarity":
+        what.insert(0, f"{config['target']} ({config.get('scale', 'fit')} scale)")
     if config.get("augment") not in (None, "flip"):
         what.append(f"{config['augment']} augmentation")
     if config.get("tilt"):
@@ -227,11 +280,13 @@ def run_setup(config: dict, metrics: dict) -> str:
 
 
 def reference_runs(results: str | Path) -> dict[str, dict]:
-    """The committed runs under ``results`` (each folder with ``metrics.json``) by folder name,
-    each with its ``run_setup`` as ``setup``."""
+    """The committed polarity runs under ``results`` (each folder with a ``metrics.json`` of
+    TP/FP/TN/FN) by folder name, each with its ``run_setup`` as ``setup``."""
     runs = {}
     for f in sorted(Path(results).glob("*/metrics.json")):
         m = json.loads(f.read_text())
+        if "TP" not in m:  # not a polarity run (a segmentation benchmark, say)
+            continue
         cfg_path = f.with_name("config.json")
         c = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
         runs[f.parent.name] = {**m, "setup": run_setup(c, m)}

@@ -70,7 +70,9 @@ class Segmentation:
     ``labels`` (h, w) int32; ``objects`` one row per label 1..n: object, x, y, w, h (bbox, px),
     area (px^2), solidity, mean_intensity, cluster (looks like several chromosomes),
     touches_border, score (ranking score for AP: solidity, halved for clusters);
-    ``rejected`` one row per removed component: area, reason ("debris" / "nucleus").
+    ``rejected`` one row per removed component: area, reason ("debris" / "nucleus");
+    ``params``: the segmenter's parameters (``ClassicalParams``, or ``unet.UNetParams`` for
+    the U-Net segmenter, ``unet.segment_unet``, which fills the same tables).
     """
     labels: np.ndarray
     objects: pd.DataFrame

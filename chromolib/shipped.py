@@ -5,7 +5,9 @@ convolution and fully connected layer as 8-bit integers with one scale per outpu
 (about a quarter of float32; the predictions agree with the float model, see the model card),
 the other tensors as they are, and what prediction needs (configuration, normalisation,
 temperature, review threshold). ``load_shipped()`` reads it back as a ``TrainedModel``.
-``chromolib export RUN_DIR`` writes ``chromolib/models/polarity.pt`` and its model card.
+``chromolib export RUN_DIR`` writes ``chromolib/models/polarity.pt`` and its model card; a type
+run (``train --profile type``) goes to ``chromolib/models/type-gband.pt`` or ``type-qband.pt``
+by its stain (``TYPE_MODELS``), which ``orient`` picks from the images.
 """
 from __future__ import annotations
 
@@ -17,11 +19,17 @@ import torch
 from .images import first_line
 from .model import BASIC_RESNETS, basic_resnet, build_model
 from .runs import TrainedModel, load_trained
+from .training import num_classes
 
-__all__ = ["MODELS", "POLARITY", "quantize_state", "dequantize_state", "export_run", "load_shipped", "model_card"]
+__all__ = ["MODELS", "POLARITY", "STAINS", "TYPE_MODELS", "default_path", "type_model_card", "quantize_state", "dequantize_state", "export_run", "load_shipped", "model_card"]
 
 MODELS = Path(__file__).resolve().parent / "models"
 POLARITY = MODELS / "polarity.pt"
+#: the stains a type model is made for: G-band (dark bands on a white background) and Q-band
+#: (bright fluorescent bands on black)
+STAINS = ("gband", "qband")
+#: the shipped type models, by stain
+TYPE_MODELS = {stain: MODELS / f"type-{stain}.pt" for stain in STAINS}
 FORMAT = "chromolib-shipped-1"
 
 
@@ -45,16 +53,26 @@ def dequantize_state(packed: dict) -> dict[str, torch.Tensor]:
             for name, v in packed.items()}
 
 
+def default_path(config: dict, stain: str | None = None) -> Path:
+    """Where a run's model ships: ``POLARITY``, or for a type model ``TYPE_MODELS[stain]``."""
+    if config.get("target", "polarity") == "polarity":
+        return POLARITY
+    if stain not in STAINS:
+        raise ValueError(f"a type model ships per stain: give --stain {' or '.join(STAINS)}")
+    return TYPE_MODELS[stain]
+
+
 def export_run(run_dir: str | Path, path: str | Path = POLARITY) -> dict:
     """Write the run's model as a shipped file; return its description (what the card shows)."""
     run = Path(run_dir)
     trained = load_trained(run, "cpu")
     review = json.loads((run / "review.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
+    keys = (("n", "accuracy", "accuracy_ci95", "per_chromosome", "cells_all_right") if trained.target == "type"
+            else ("TP", "FP", "TN", "FN", "n", "accuracy", "accuracy_ci95"))
     info = {"format": FORMAT, "config": {k: v for k, v in trained.config.items() if k != "dataset"},
             "mean": trained.mean, "std": trained.std, "temperature": trained.temperature,
-            "threshold": review["threshold"], "metrics": {k: metrics[k] for k in
-                                                          ("TP", "FP", "TN", "FN", "n", "accuracy", "accuracy_ci95")}}
+            "threshold": review["threshold"], "metrics": {k: metrics[k] for k in keys}}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     packed = quantize_state(trained.model.state_dict())
@@ -70,11 +88,11 @@ def _agreement(trained: TrainedModel, packed: dict) -> dict:
     if not (dataset / "manifest.csv").exists():
         return {}
     test = trained.test_set(dataset)
-    small = build_model(trained.config["arch"], None)
+    small = build_model(trained.config["arch"], None, num_classes(trained.config))
     small.load_state_dict(dequantize_state(packed))
-    p_float = trained.predict(test)[:, 1]
-    p_int8 = TrainedModel(small.eval(), trained.config, trained.mean, trained.std, trained.temperature).predict(test)[:, 1]
-    return {"n": len(test), "same_answer": float(((p_float >= 0.5) == (p_int8 >= 0.5)).mean()),
+    p_float = trained.predict(test)
+    p_int8 = TrainedModel(small.eval(), trained.config, trained.mean, trained.std, trained.temperature).predict(test)
+    return {"n": len(test), "same_answer": float((p_float.argmax(1) == p_int8.argmax(1)).mean()),
             "max_abs_prob_difference": float(abs(p_float - p_int8).max()) if len(test) else 0.0}
 
 
@@ -82,14 +100,15 @@ def load_shipped(path: str | Path = POLARITY, device: str = "cpu") -> tuple[Trai
     """The shipped model as a ``TrainedModel`` on ``device``, and its review threshold."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found: this installation ships no polarity model; pass a trained run "
-                                f"with --model RUN_DIR, or make one (`make model`, see README)")
+        raise FileNotFoundError(f"{path} not found: this installation ships no such model; pass a trained run "
+                                f"with --model RUN_DIR, or make one (`make model`, `make type-models`; see README)")
     try:
         packed = torch.load(path, map_location="cpu", weights_only=True)
         if packed.get("format") != FORMAT:
             raise ValueError(f"format {packed.get('format')!r}, expected {FORMAT!r}")
         arch = packed["config"]["arch"]
-        model = basic_resnet(arch) if arch in BASIC_RESNETS else build_model(arch, None)
+        classes = num_classes(packed["config"])
+        model = basic_resnet(arch, classes) if arch in BASIC_RESNETS else build_model(arch, None, classes)
         model.load_state_dict(dequantize_state(packed["state"]))
     except Exception as exc:
         raise ValueError(f"{path} is damaged or not a chromolib model ({first_line(exc)}); "
@@ -160,6 +179,81 @@ def model_card(info: dict, run_dir: str | Path, external: dict | None = None, co
         "- The input must be ONE chromosome, cut out; bent chromosomes and overlaps are harder, very small ones",
         "  are flagged for review (`needs_review`).",
         "- A research tool, not a medical device: a person checks the karyogram.",
+        "",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_STAIN_DATA = {
+    "gband": ("Pki-3 G-band karyogram crops (dark bands on white)", "the Pki-3 karyotype database and the repository "
+              "IrohXu/Chromosome_Classification_Deep_Learning_Method"),
+    "qband": ("BioImLab Q-band crops as cut from the metaphase (bright on black, inverted to dark on white), "
+              "brought to vertical by chromolib's rotation step", "BioImLab, University of Padova, as redistributed "
+              "in IrohXu/Chromosome_Classification_Deep_Learning_Method"),
+}
+
+
+def type_model_card(info: dict, run_dir: str | Path, stain: str, external: dict | None = None,
+                    command: str = "chromolib export") -> str:
+    """The model card (Markdown) of a shipped type model."""
+    run = Path(run_dir)
+    metrics = json.loads((run / "metrics.json").read_text())
+    review = json.loads((run / "review.json").read_text())
+    cfg, m = info["config"], info["metrics"]
+    per = m["per_chromosome"]
+    norm, env = metrics["normalisation"], metrics.get("environment", {})
+    cal = metrics.get("calibration", {})
+    q = info.get("quantisation", {})
+    data, cite = _STAIN_DATA[stain]
+    secs = metrics.get("train_seconds_total")
+    pct = lambda a: f"{100 * a['accuracy']:.2f} % (95 % Wilson interval {100 * a['accuracy_ci95'][0]:.2f}-" \
+                    f"{100 * a['accuracy_ci95'][1]:.2f} %)"  # noqa: E731
+    lines = [
+        f"# The {stain[0].upper()}-band chromosome type model that ships with chromolib",
+        "",
+        "`chromolib orient IN_DIR OUT_DIR` uses this model, when the images are "
+        + ("dark on white" if stain == "gband" else "bright on black") + " and no `--labels` are given, to tell",
+        "which of the 24 types (1-22, X, Y) each oriented chromosome is, and lays out the karyogram by it.",
+        "",
+        "## What it is",
+        f"- {cfg['arch']}, input {cfg['image_size']} x {cfg.get('width') or cfg['image_size']} px, one scale per cell "
+        "(the cell's median chromosome takes 0.42 of the frame's height, so lengths compare), the four flips averaged;",
+        f"  temperature {info['temperature']:.3f}; then a Hungarian assignment over the cell (two of each autosome, XX",
+        f"  or XY, an extra copy at a cost: `chromolib.assignment`); review threshold {info['threshold']:.4f} on the",
+        "  probability of the assigned type.",
+        f"- File: `chromolib/models/type-{stain}.pt`, {info['bytes'] / 1e6:.1f} MB, 8-bit weights with one scale per"
+        " output channel." + (f" On the {q['n']:,} held-out chromosomes the 8-bit model gives the float model's"
+                              f" answer for {100 * q['same_answer']:.2f} %." if q else ""),
+        f"- Made by: `{command}` on the run `{run}`; the run itself by `make type-models` (see README).",
+        "",
+        "## Data",
+        f"- {data}.",
+        f"- Split 7:3 by case or cell: {norm['n_train']:,} chromosomes for training"
+        + (f", {cal['n_val']:,} ({cal['val_cells']} cells of the training side) kept aside for the temperature"
+           if cal else "") + f", {m['n']:,} held out.",
+        f"- Licence of the data: no licence file (research use); cite {cite} (data/README.md).",
+        "",
+        "## Accuracy (held-out cells)",
+        f"- Per chromosome: {pct(per)}.",
+        f"- Assigned over the cell: {pct(m)}; every chromosome of the cell right in"
+        f" {100 * m['cells_all_right']:.1f} % of the cells.",
+        f"- Review: flagging below the threshold chosen on half of the held-out cells (at most"
+        f" {100 * review['target_error']:.0f} % errors among the kept) flags {100 * review['report_flagged_fraction']:.1f} %"
+        f" of the other half and keeps {100 * review['report_accuracy_kept']:.2f} % right.",
+    ]
+    if external and external.get("type"):
+        lines.append(f"- Another laboratory ({external['data']}, never trained on), through `chromolib orient` on crops at"
+                     f" random angles: {pct(external['type'])} of {external['n']:,} chromosomes.")
+    lines += [
+        f"- Training time: {secs / 60:.0f} min on {env.get('gpu') or env.get('device', '?')}"
+        f" ({env.get('cpu_threads', '?')} threads), torch {env.get('torch', '?')}." if secs else "- Training time: -",
+        "",
+        "## Known limits",
+        "- One laboratory's images per stain; other resolutions and band levels lower the accuracy.",
+        "- Length is read relative to the other chromosomes of the folder: give it ONE cell per folder; a folder of a",
+        "  few chromosomes, or of several cells, loses that cue and the cell's assignment.",
+        "- Abnormal cells (translocations, deletions, markers) are outside what it learnt; trisomies are read only",
+        "  when the network is sure. A research tool, not a medical device: a person checks the karyogram.",
         "",
     ]
     return "\n".join(lines) + "\n"

@@ -22,8 +22,13 @@ from .progress import progress_bar, tqdm
 from .polarity_set import PolarityTensors
 from .repro import device as pick_device
 
-__all__ = ["TrainConfig", "PROFILES", "COMPILE_MODES", "lr_milestones", "config_table", "make_optimizer", "autocast", "logits",
+__all__ = ["TrainConfig", "PROFILES", "TARGETS", "SCALES", "num_classes", "COMPILE_MODES", "lr_milestones", "config_table", "make_optimizer", "autocast", "logits",
            "memory_format", "prepare_for_device", "train_step", "train", "predict"]
+
+#: ``TrainConfig.target``: what the network tells, and how many classes that is
+TARGETS = {"polarity": 2, "type": 24}
+#: ``TrainConfig.scale``: how a crop is put into the input frame (``polarity_set.network_input``)
+SCALES = ("fit", "cell")
 
 #: ``TrainConfig.compile``: off, or a ``torch.compile`` mode ("reduce-overhead" adds CUDA graphs).
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
@@ -45,8 +50,10 @@ class TrainConfig:
     augment: str = "flip"   # flip (the method) | robust (other laboratories) | none
     width: int = 0           # input width in px; 0: square (image_size x image_size), as in the method
     tilt: float = 0.0        # training images tilted at random by up to this many degrees either way
-    tta: bool = False        # predict on the image and its mirror image, logits averaged
+    tta: bool | str = False  # True: the image and its mirror image, logits averaged; "hv": the four flips (type)
     validation: float = 0.0  # share of the training cases kept aside to fit the temperature (calibration)
+    target: str = "polarity"  # polarity (2 classes: down, up) | type (24 classes, karyotype.TYPES)
+    scale: str = "fit"       # fit: each crop fills the frame | cell: one scale per cell, so lengths compare (type)
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU | fp32 | bf16
@@ -68,9 +75,22 @@ PROFILES = {
     # a tall frame that keeps the chromosome's shape, tilts like the rotation step's errors, a
     # longer schedule, test-time flips, and a temperature fitted on a tenth of the training cases
     "cpu": TrainConfig(arch="resnet18", image_size=96, width=32, epochs=20, tilt=12.0, tta=True, validation=0.1),
+    # chromosome type (24 classes) on a 2-core CPU: the cpu profile's network, a frame a little wider
+    # for bent chromosomes, one scale per cell (length is what tells 1 from 3 or 21 from 19), flips
+    # both ways in training (type does not depend on polarity) and the four flips at test time
+    "type": TrainConfig(arch="resnet18", image_size=96, width=40, epochs=12, tilt=6.0, tta="hv", validation=0.1,
+                        target="type", scale="cell"),
     # seconds: for tests
     "tiny": TrainConfig(arch="resnet18", image_size=32, epochs=1, batch_size=16),
 }
+
+
+def num_classes(config) -> int:
+    """Outputs of the network a configuration (``TrainConfig`` or its dict) trains: 2 for polarity, 24 for type."""
+    target = config.get("target", "polarity") if isinstance(config, dict) else config.target
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {tuple(TARGETS)}, not {target!r}")
+    return TARGETS[target]
 
 
 def lr_milestones(epochs: int, fractions=(0.6, 0.9)) -> list[int]:
@@ -85,7 +105,8 @@ def config_table(cfg: TrainConfig, model: nn.Module) -> pd.DataFrame:
         "network": f"{cfg.arch}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters",
         "last layer": f"{head.in_features} x {head.out_features} fully connected",
         "initial weights": cfg.weights or "random",
-        "input": f"{cfg.image_size} x {cfg.image_size} px",
+        "target": f"{cfg.target} ({num_classes(cfg)} classes)",
+        "input": f"{cfg.image_size} x {cfg.width or cfg.image_size} px, scale {cfg.scale}",
         "epochs, batch": f"{cfg.epochs}, {cfg.batch_size}",
         "optimiser": f"SGD, momentum {cfg.momentum}, weight decay {cfg.weight_decay:g}",
         "learning rate": f"{cfg.lr:g}, x{cfg.gamma:g} after epochs "
@@ -150,8 +171,9 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
 @torch.no_grad()
 def logits(model: nn.Module, data: PolarityTensors, batch_size: int = 512, device=None, progress: bool = False,
            precision: str = "auto", tta: bool = False) -> np.ndarray:
-    """The network's outputs (N, 2) before the softmax; with ``tta`` the mean over the image
-    and its mirror image (a horizontal flip does not change polarity)."""
+    """The network's outputs (N, classes) before the softmax; with ``tta`` the mean over the
+    image and its mirror image (a horizontal flip does not change polarity or type); with
+    ``tta="hv"`` over the four flips (for type, which does not depend on polarity either)."""
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
     data = data.to(dev)  # decoded images once to the device; batches are made there
@@ -160,16 +182,15 @@ def logits(model: nn.Module, data: PolarityTensors, batch_size: int = 512, devic
     for start in progress_bar(range(0, len(data), batch_size), progress, desc="predict"):
         x, _ = data.batch(idx[start:start + batch_size])
         with autocast(dev, precision):
-            z = model(x).float()
-            if tta:
-                z = (z + model(x.flip(-1)).float()) / 2
+            views = [x] + ([x.flip(-1)] if tta else []) + ([x.flip(-2), x.flip(-2).flip(-1)] if tta == "hv" else [])
+            z = sum(model(v).float() for v in views) / len(views)
         out.append(z)
     return torch.cat(out).cpu().numpy() if out else np.zeros((0, 2), dtype=np.float32)
 
 
 def predict(model: nn.Module, data: PolarityTensors, batch_size: int = 512, device=None, progress: bool = False,
             precision: str = "auto", tta: bool = False, temperature: float = 1.0) -> np.ndarray:
-    """Probabilities (N, 2): column 0 = down, column 1 = up: the softmax of ``logits`` divided
+    """Probabilities (N, classes), for polarity column 0 = down, column 1 = up: the softmax of ``logits`` divided
     by ``temperature`` (1: the network's own; a fitted one calibrates them). The one
     prediction function of evaluation, the review threshold and ``orient``."""
     z = logits(model, data, batch_size, device, progress, precision, tta)

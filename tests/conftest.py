@@ -71,3 +71,17 @@ def tiny_run(tmp_path_factory) -> TinyRun:
     assert main(["dataset", str(ds), "--cells", "2", "--quiet"]) == 0
     assert main(["train", str(ds), str(run), *TINY_RUN_ARGS, "--quiet"]) == 0
     return TinyRun(ds, run)
+
+
+#: the session's tiny type run: `chromolib train DATASET RUN` with these options, on tiny_run's data set
+TINY_TYPE_ARGS = ["--profile", "type", "--size", "32", "--epochs", "1", "--seed", "0", "--device", "cpu"]
+
+
+@pytest.fixture(scope="session")
+def tiny_type_run(tiny_run, tmp_path_factory) -> Path:
+    """A type run (24 classes, one scale per cell) on the tiny data set, made by the command line."""
+    from chromolib.cli import main
+
+    run = tmp_path_factory.mktemp("tiny-type") / "run"
+    assert main(["train", str(tiny_run.dataset), str(run), *TINY_TYPE_ARGS, "--quiet"]) == 0
+    return run

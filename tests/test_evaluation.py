@@ -186,3 +186,18 @@ def test_reliability_bins_and_calibration_error():
     r = reliability(labels, p, bins=5)
     assert list(r.n) == [10, 10] and list(r.accuracy) == [0.5, 0.9]
     assert r.attrs["ece"] == pytest.approx((10 * 0.15 + 10 * 0.05) / 20)
+
+
+def test_review_threshold_for_any_decision_from_confidence_and_wrong():
+    import pandas as pd
+
+    from chromolib.evaluation import choose_threshold
+
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0.05, 1, 2000)
+    wrong = rng.uniform(0, 1, 2000) > conf  # the less sure, the more often wrong
+    df = pd.DataFrame({"cell": np.arange(2000) % 40, "confidence": conf, "wrong": wrong})
+    r = choose_threshold(df, target_error=0.02)
+    kept = df[df.confidence >= r["threshold"]]
+    assert 0.5 < r["threshold"] < 1 and kept.wrong.mean() < 0.05
+    assert r["curve"][0]["threshold"] == pytest.approx(conf.min(), abs=1e-3)  # the curve starts below 0.5

@@ -178,3 +178,19 @@ def test_for_each_file_goes_on_after_a_bad_file_and_keeps_the_order(tmp_path):
     out = for_each_file(files, work, progress=False, log=log.append)
     assert [(f.name, r, e) for f, r, e in out] == [("a", "A", ""), ("bad", None, "broken here"), ("c", "C", "")]
     assert log == [f"{files[1]}: broken here"]
+
+
+def test_atomic_writes_give_outputs_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from chromolib.images import write_image_atomic, write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_image_atomic(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+        write_text_atomic(tmp_path / "a.csv", "x\n")
+    finally:
+        os.umask(old)
+    for name in ("a.png", "a.csv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name

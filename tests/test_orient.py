@@ -145,8 +145,8 @@ def test_orient_cli_end_to_end_with_a_trained_run(tiny_run, tmp_path, capsys):
     code = main(["orient", str(src), str(tmp_path / "out"), "--model", str(run), "--quiet"])
     assert code == 1
     res = pd.read_csv(tmp_path / "out" / "results.csv", dtype=str, keep_default_na=False)
-    assert list(res.columns[:7]) == ["file", "rotation_angle", "polarity", "probability", "flipped",
-                                     "needs_review", "error"]
+    assert list(res.columns) == ["file", "rotation_angle", "polarity", "probability", "flipped", "chromosome",
+                                 "type_probability", "needs_review", "error", "note"]
     assert (res.error != "").sum() == 1 and "bad.png" in capsys.readouterr().err
     assert main(["orient", str(src), str(tmp_path / "o2"), "--model", str(tmp_path / "nothing")]) == 2
 
@@ -183,3 +183,83 @@ def test_orient_without_a_model_uses_the_one_that_ships(tmp_path, capsys):
     res = pd.read_csv(tmp_path / "out" / "results.csv", dtype=str, keep_default_na=False)
     assert len(res) == 5 and (res.error == "").all() and set(res.polarity) <= {"up", "down"}
     assert (tmp_path / "out" / "karyogram.png").exists()
+
+
+class TypeOracle:
+    """A stand-in type model: the truth by file order, with a chosen confidence."""
+
+    def __init__(self, names, probs, threshold=0.5):
+        self.names, self.probs, self.threshold, self.calls = names, probs, threshold, 0
+
+    def types(self, crops):
+        self.calls += 1
+        assert len(crops) == len(self.names)
+        return list(self.names), np.array(self.probs)
+
+
+def test_types_fill_the_results_flag_the_unsure_and_survive_a_rerun(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    cells = make_cell("t", np.random.default_rng(5))[:4]
+    for i, c in enumerate(cells):
+        cv2.imwrite(str(src / f"{i}.png"), c.image)
+    oracle = Oracle()
+    oracle.truth = [0.99] * 4
+    names = [str(c.chromosome) for c in cells]
+    types = TypeOracle(names, [0.9, 0.2, 0.9, 0.9])
+    res = orient_folder(src, tmp_path / "out", oracle, types=types, progress=False)
+    assert res.chromosome.tolist() == names
+    assert res.type_probability.tolist() == ["0.9000", "0.2000", "0.9000", "0.9000"]
+    assert res.needs_review.tolist() == ["False", "True", "False", "False"]
+    assert res.note[1] == "type uncertain"
+    # a rerun does every file's type again over the whole cell, and does not repeat the note
+    types.probs = [0.9, 0.9, 0.9, 0.1]
+    res = orient_folder(src, tmp_path / "out", oracle, types=types, progress=False)
+    assert types.calls == 2
+    assert res.needs_review.tolist() == ["False", "False", "False", "True"]
+    assert res.note.tolist() == ["", "", "", "type uncertain"]
+    # labels win over the model; no model and no labels: no types
+    labels = pd.DataFrame({"file": [f"{i}.png" for i in range(4)], "chromosome": ["1", "1", "2", "2"]})
+    oracle.truth = [0.99] * 8
+    res = orient_folder(src, tmp_path / "o2", oracle, labels=labels, types=types, progress=False)
+    assert res.chromosome.tolist() == ["1", "1", "2", "2"] and (res.type_probability == "").all()
+    res = orient_folder(src, tmp_path / "o3", oracle, types=None, progress=False)
+    assert (res.chromosome == "").all() and (res.needs_review == "False").all()
+
+
+def test_the_stain_is_read_from_the_images():
+    from chromolib.orient import detect_stain
+
+    g = make_cell("s", np.random.default_rng(6))[0].image
+    assert detect_stain([g, g, 255 - g]) == "gband"
+    assert detect_stain([255 - g, 255 - g, g]) == "qband"
+
+
+def test_orient_with_a_type_run_lays_the_sheet_out_by_type(tiny_type_run, tmp_path):
+    from chromolib.karyotype import TYPES
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, c in enumerate(make_cell("k", np.random.default_rng(7))):
+        cv2.imwrite(str(src / f"{i:02d}.png"), c.image)
+    assert main(["orient", str(src), str(tmp_path / "out"), "--type-model", str(tiny_type_run), "--quiet"]) == 0
+    res = pd.read_csv(tmp_path / "out" / "results.csv", dtype=str, keep_default_na=False)
+    assert set(res.chromosome) <= set(TYPES) and res.groupby("chromosome").size().max() <= 3
+    assert res.type_probability.astype(float).between(0, 1).all()
+    sheet = cv2.imread(str(tmp_path / "out" / "karyogram.png"), cv2.IMREAD_GRAYSCALE)
+    assert sheet is not None and sheet.shape[0] > 4 * 100  # the standard four rows, at least
+
+
+def test_orient_rotates_with_the_method_it_is_given(tmp_path, monkeypatch):
+    import chromolib.orient as orient
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, c in enumerate(make_cell("m", np.random.default_rng(8))[:3]):
+        cv2.imwrite(str(src / f"{i}.png"), c.image)
+    used, real = [], orient.upright_file
+    monkeypatch.setattr(orient, "upright_file", lambda f, method="?", step=1.0: used.append(method) or real(f, method, step))
+    oracle = Oracle()
+    oracle.truth = [0.99] * 3
+    orient_folder(src, tmp_path / "out", oracle, method="moments", types=None, progress=False)
+    assert used == ["moments"] * 3

@@ -344,3 +344,48 @@ def test_square_resize_is_fit_resize_to_a_square():
 
     g = np.random.default_rng(0).integers(0, 255, (37, 13), dtype=np.uint8)
     assert (square_resize(g, 32) == fit_resize(g, 32, 32)).all()
+
+
+def test_one_scale_per_cell_keeps_lengths_comparable():
+    from chromolib.polarity_set import CELL_MEDIAN_SHARE, network_input
+
+    def bar(h):  # a dark bar h px tall, 8 wide, on white
+        img = np.full((h + 4, 12), 255, np.uint8)
+        img[2:-2, 2:-2] = 0
+        return img
+
+    def height(x):
+        return int((x < 128).any(1).sum())
+
+    crops = [bar(20), bar(40), bar(60)]
+    fit = network_input(crops, 64, 32)
+    assert np.ptp([height(x) for x in fit]) <= 6  # each crop nearly fills the frame: length is lost
+    x = network_input(crops, 64, 32, cells=["a"] * 3)
+    h = [height(i) for i in x]
+    assert h[1] == pytest.approx(2 * h[0], abs=2) and h[2] == pytest.approx(3 * h[0], abs=2)
+    assert h[1] == pytest.approx(CELL_MEDIAN_SHARE * 64 * 40 / 44, abs=2)  # the median crop (44 px with margins)
+    # the same crop beside longer cell-mates looks shorter
+    other = network_input([bar(40), bar(80), bar(100)], 64, 32, cells=["b"] * 3)
+    assert height(other[0]) < h[1]
+    with pytest.raises(ValueError, match="cell names"):
+        network_input(crops, 64, 32, cells=["a"])
+
+
+def test_type_labels_are_indices_into_the_24_types():
+    from chromolib.polarity_set import target_labels
+
+    df = pd.DataFrame({"chromosome": ["1", "22", "X", "Y"], "label": [0, 1, 1, 0]})
+    assert target_labels(df, "type").tolist() == [0, 21, 22, 23]
+    assert target_labels(df).tolist() == [0, 1, 1, 0]
+    with pytest.raises(ValueError, match=r"\['\?'\]"):
+        target_labels(pd.DataFrame({"chromosome": ["1", "?"]}), "type")
+
+
+def test_type_training_also_turns_chromosomes_upside_down():
+    img = np.full((1, 16, 8), 255, np.uint8)
+    img[0, :4] = 0  # dark only at the top
+    for vflip, expect in ((False, {True}), (True, {True, False})):
+        t = PolarityTensors(np.repeat(img, 64, 0), np.zeros(64), 0.5, 0.5, train=True, vflip=vflip)
+        x, _ = t.batch(torch.arange(64), torch.Generator().manual_seed(0))
+        top_dark = (x[:, 0, :4].mean((1, 2)) < x[:, 0, -4:].mean((1, 2))).tolist()
+        assert set(top_dark) == expect

@@ -112,3 +112,25 @@ def test_run_setup_names_the_levers_beyond_the_method():
            "tta": True, "precision": "auto"}
     setup = run_setup(cfg, {"epochs_done": 24, "environment": {"device": "cpu"}, "calibration": {"temperature": 1.3}})
     assert setup == "resnet18, 96 x 32 px, 24 ep, tilt 12 deg, flip TTA, calibrated, cpu"
+
+
+def test_a_type_run_reports_per_chromosome_and_assigned_accuracy(tiny_type_run, tiny_run):
+    from chromolib.karyotype import TYPES
+    from chromolib.runs import load_run
+
+    run = load_run(tiny_type_run)
+    m, p = run.metrics, run.predictions
+    assert run.config["target"] == "type" and run.config["scale"] == "cell"
+    assert list(p.columns) == ["file", "cell", "chromosome", "pred", "prob", "assigned", "prob_assigned"]
+    assert set(p.pred) | set(p.assigned) <= set(TYPES)
+    assert m["n"] == len(p) == m["per_chromosome"]["n"]
+    assert m["accuracy"] == pytest.approx((p.assigned == p.chromosome).mean())
+    assert m["per_chromosome"]["accuracy"] == pytest.approx((p.pred == p.chromosome).mean())
+    # the assignment holds per cell: at most three of a type (two and the costly extra copy)
+    assert p.groupby(["cell", "assigned"]).size().max() <= 3
+    trained = load_trained(tiny_type_run)
+    probs = trained.type_probs([np.full((30, 10), 255, np.uint8)] * 3, cells=["a"] * 3)
+    assert probs.shape == (3, len(TYPES)) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    with pytest.raises(ValueError, match="polarity model"):
+        load_trained(tiny_run.run).type_probs([np.zeros((5, 5), np.uint8)])
+    assert run_setup(run.config, m).startswith("type (cell scale), resnet18, 32 x 40 px")

@@ -47,3 +47,20 @@ def test_a_missing_or_damaged_shipped_model_says_what_to_do(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a model")
     with pytest.raises(ValueError, match="bad.pt is damaged"):
         load_shipped(tmp_path / "bad.pt")
+
+
+def test_a_type_model_ships_per_stain_with_its_card(tiny_type_run, tmp_path):
+    from chromolib.cli import main
+    from chromolib.shipped import type_model_card
+
+    target = tmp_path / "type-gband.pt"
+    assert main(["export", str(tiny_type_run), "--to", str(target)]) == 2  # a type model needs its stain
+    assert not target.exists()
+    assert main(["export", str(tiny_type_run), "--to", str(target), "--stain", "gband"]) == 0
+    trained, threshold = load_shipped(target)
+    assert trained.target == "type" and trained.model.fc.out_features == 24
+    assert threshold == json.loads((tiny_type_run / "review.json").read_text())["threshold"]
+    card = (tmp_path / "TYPE-GBAND.md").read_text()
+    assert "Assigned over the cell" in card and "Pki-3" in card
+    info = torch.load(target, weights_only=True)
+    assert "Q-band" in type_model_card({**info, "bytes": 1}, tiny_type_run, "qband")

@@ -360,3 +360,17 @@ def test_basic_resnet_is_torchvisions_resnet18_without_torchvision():
     mine.load_state_dict(ref.state_dict())
     x = torch.randn(2, 3, 48, 32)
     assert torch.allclose(mine(x), ref(x), atol=1e-5)
+
+
+def test_four_flip_test_time_augmentation_averages_the_four_views():
+    from chromolib.training import logits
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 4, 24))
+    data = PolarityTensors(np.random.default_rng(0).integers(0, 255, (5, 8, 4), dtype=np.uint8), np.zeros(5), 0.5, 0.2)
+    x, _ = data.batch(torch.arange(5))
+    with torch.no_grad():
+        views = [x, x.flip(-1), x.flip(-2), x.flip(-2).flip(-1)]
+        expect = sum(model(v) for v in views).numpy() / 4
+    assert np.allclose(logits(model, data, tta="hv"), expect, atol=1e-5)
+    assert not np.allclose(logits(model, data, tta=True), expect, atol=1e-3)
