@@ -193,14 +193,20 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, tra
     preds["pred"] = probs.argmax(1)
     if trained.temperature != 1.0:  # the network's own probabilities, for the reliability diagram
         preds["prob_up_uncalibrated"] = torch.softmax(z, 1)[:, 1].numpy().round(6)
-    old = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else {}
-    metrics = {**old, **(extra or {}), **polarity_metrics(confusion(preds.label, preds.pred)),
-               "evaluated_on": str(dataset_dir)}
-    preds.to_csv(out / "predictions.csv", index=False)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     # the confidence threshold for `chromolib orient` (needs_review), chosen on half the held-out
     # cells, on the same probabilities (``training.predict``) that orient applies it to
-    review = choose_threshold(preds)
+    return _write_evaluation(out, dataset_dir, preds, polarity_metrics(confusion(preds.label, preds.pred)),
+                             choose_threshold(preds), extra, config)
+
+
+def _write_evaluation(out: Path, dataset_dir: Path, preds: pd.DataFrame, metrics: dict, review: dict,
+                      extra: dict | None, config: dict) -> Run:
+    """Write an evaluation into the run folder - ``predictions.csv``, ``metrics.json`` (over what
+    it held, with ``extra``) and ``review.json`` - and return the run."""
+    old = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else {}
+    metrics = {**old, **(extra or {}), **metrics, "evaluated_on": str(dataset_dir)}
+    preds.to_csv(out / "predictions.csv", index=False)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (out / "review.json").write_text(json.dumps(review, indent=2))
     history = pd.read_csv(out / "history.csv") if (out / "history.csv").exists() else pd.DataFrame()
     return Run(history, metrics, preds, config, review)
@@ -215,17 +221,11 @@ def _evaluate_types(out: Path, dataset_dir: Path, te: pd.DataFrame, probs: np.nd
     assigned = assign_by_cell(probs, preds.cell)
     preds["pred"], preds["prob"] = types[best], probs[np.arange(len(best)), best].round(6)
     preds["assigned"], preds["prob_assigned"] = types[assigned], probs[np.arange(len(best)), assigned].round(6)
-    old = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else {}
-    metrics = {**old, **(extra or {}), **type_metrics(preds), "evaluated_on": str(dataset_dir)}
-    preds.to_csv(out / "predictions.csv", index=False)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     # flag a type for review below the confidence (of the assigned type) that keeps at most 1 % errors
     review = choose_threshold(pd.DataFrame({"cell": preds.cell, "confidence": preds.prob_assigned,
                                             "wrong": preds.assigned != preds.chromosome.astype(str)}),
                               target_error=0.01)
-    (out / "review.json").write_text(json.dumps(review, indent=2))
-    history = pd.read_csv(out / "history.csv") if (out / "history.csv").exists() else pd.DataFrame()
-    return Run(history, metrics, preds, config, review)
+    return _write_evaluation(out, dataset_dir, preds, type_metrics(preds), review, extra, config)
 
 
 def evaluate_shifts(run_dir: str | Path, shifts: dict | None = None) -> pd.DataFrame:

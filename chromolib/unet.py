@@ -40,7 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .images import to_gray
+from .images import first_line, to_gray
 from .outlines import polygon_mask
 from .segmentation import Segmentation, _bright_on_dark, _shape, instance_metrics
 
@@ -432,7 +432,7 @@ def load_segmenter(path: str | Path = SEGMENTER, device: str = "cpu", precision:
         names = {f.name for f in fields(UNetParams)}
         params = UNetParams(**{k: v for k, v in packed["params"].items() if k in names})
     except Exception as exc:
-        raise ValueError(f"{path} is damaged or not a chromolib segmenter ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
+        raise ValueError(f"{path} is damaged or not a chromolib segmenter ({first_line(exc)})") from None
     model = model.to(device).eval().to(memory_format=torch.channels_last)
     seg = UNetSegmenter(model, params, cfg, packed.get("info", {}), precision)
     _CACHE.clear()
