@@ -39,7 +39,7 @@ def _train(args) -> int:
     cfg = PROFILES[args.profile].with_(arch=args.arch, weights=args.weights, image_size=args.size,
                                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, augment=args.augment,
                                        seed=args.seed, device=args.device, compile=args.compile,
-                                       precision=args.precision, layout=args.layout)
+                                       precision=args.precision, layout=args.layout, objective=args.objective)
     run = train_run(args.dataset_dir, cfg, args.run_dir, resume=args.resume, progress=not args.quiet)
     _print_metrics(run.metrics)
     return 0
@@ -218,6 +218,7 @@ def _print_metrics(m: dict) -> None:
 #: choices shared by several commands (kept in step with the library)
 METHOD_CHOICES = ("sweep", "hull", "moments", "midline", "core", "skeleton", "blend")  # chromolib.rotation.METHODS
 PROFILE_CHOICES = ("quick", "robust", "cpu", "type", "paper", "tiny")  # chromolib.training.PROFILES
+OBJECTIVE_CHOICES = ("plain", "gricol")  # chromolib.training.OBJECTIVES
 COMPILE_CHOICES = ("none", "default", "reduce-overhead", "max-autotune")  # chromolib.training.COMPILE_MODES
 DATA_SETS = ("pki3-gband", "bioimlab-qband", "bioimlab-spreads")       # chromolib.download.SETS
 
@@ -284,7 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--augment", choices=("flip", "robust", "none"),
                    help="flip: the method's horizontal flip; robust: + scale, tilt, blur, contrast, gamma, noise")
     _model_options(t)
-    t.add_argument("--weights", help="torchvision weights name or a local .pth file (default: random init)")
+    t.add_argument("--weights", help="torchvision weights name, a local .pth file or a run's checkpoint.pt (another "
+                                     "task's head, e.g. type's 24 classes for polarity, starts afresh; default: random init)")
+    t.add_argument("--objective", choices=OBJECTIVE_CHOICES,
+                   help="plain: cross-entropy (default); gricol: + GRiCoL's grid reconstruction branches (type)")
     t.add_argument("--epochs", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)

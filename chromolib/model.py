@@ -19,21 +19,24 @@ __all__ = ["build_model", "replace_head", "BASIC_RESNETS", "basic_resnet"]
 BASIC_RESNETS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
 
 
-def replace_head(model: nn.Module, num_classes: int = 2) -> nn.Module:
-    """Replace the last fully connected layer by ``in_features x num_classes`` (2048 x 2 for ResNet101)."""
+def _head(model: nn.Module) -> tuple[nn.Module, str, nn.Linear]:
+    """The last fully connected layer: its parent module, its name there, the layer."""
     for attr in ("fc", "classifier", "head", "heads"):
         layer = getattr(model, attr, None)
-        if layer is None:
-            continue
         if isinstance(layer, nn.Linear):
-            setattr(model, attr, nn.Linear(layer.in_features, num_classes))
-            return model
+            return model, attr, layer
         if isinstance(layer, nn.Sequential):
             for i in range(len(layer) - 1, -1, -1):
                 if isinstance(layer[i], nn.Linear):
-                    layer[i] = nn.Linear(layer[i].in_features, num_classes)
-                    return model
+                    return layer, str(i), layer[i]
     raise ValueError(f"do not know where the classification layer of {type(model).__name__} is")
+
+
+def replace_head(model: nn.Module, num_classes: int = 2) -> nn.Module:
+    """Replace the last fully connected layer by ``in_features x num_classes`` (2048 x 2 for ResNet101)."""
+    parent, name, layer = _head(model)
+    setattr(parent, name, nn.Linear(layer.in_features, num_classes))
+    return model
 
 
 def build_model(arch: str = "resnet101", weights: str | None = None, num_classes: int = 2) -> nn.Module:
@@ -56,14 +59,13 @@ def build_model(arch: str = "resnet101", weights: str | None = None, num_classes
             raise FileNotFoundError(f"weights file {path} not found; pass weights=None to start from random")
         state = torch.load(path, map_location="cpu", weights_only=True)
         state = state.get("model", state)
-        model = torchvision.models.get_model(arch, weights=None)
-        try:  # a backbone checkpoint with its ImageNet head
-            model.load_state_dict(state)
-            return replace_head(model, num_classes)
-        except RuntimeError:
-            model = replace_head(model, num_classes)
-            model.load_state_dict(state)
-            return model
+        model = replace_head(torchvision.models.get_model(arch, weights=None), num_classes)
+        head = {n for n, p in model.named_parameters() if any(p is q for q in _head(model)[2].parameters())}
+        own = model.state_dict()
+        # the head of another task (ImageNet's 1000 classes, type's 24 for polarity's 2) starts afresh
+        other_head = {k for k in head if k in state and state[k].shape != own[k].shape}
+        model.load_state_dict({k: v for k, v in state.items() if k not in other_head} | {k: own[k] for k in other_head})
+        return model
     try:
         model = torchvision.models.get_model(arch, weights=weights)
     except Exception as exc:  # offline: say so and fall back to random initialisation

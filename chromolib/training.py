@@ -19,16 +19,19 @@ import torch
 from torch import nn
 from .progress import progress_bar, tqdm
 
+from .gricol import GridLoss, GridReconstruction
 from .polarity_set import PolarityTensors
 from .repro import device as pick_device
 
-__all__ = ["TrainConfig", "PROFILES", "TARGETS", "SCALES", "num_classes", "COMPILE_MODES", "lr_milestones", "config_table", "make_optimizer", "autocast", "logits",
+__all__ = ["TrainConfig", "PROFILES", "TARGETS", "SCALES", "OBJECTIVES", "num_classes", "COMPILE_MODES", "lr_milestones", "config_table", "make_optimizer", "autocast", "logits",
            "memory_format", "prepare_for_device", "train_step", "train", "predict"]
 
 #: ``TrainConfig.target``: what the network tells, and how many classes that is
 TARGETS = {"polarity": 2, "type": 24}
 #: ``TrainConfig.scale``: how a crop is put into the input frame (``polarity_set.network_input``)
 SCALES = ("fit", "cell")
+#: training objectives: plain cross-entropy, or with GRiCoL's grid reconstruction (gricol.py)
+OBJECTIVES = ("plain", "gricol")
 
 #: ``TrainConfig.compile``: off, or a ``torch.compile`` mode ("reduce-overhead" adds CUDA graphs).
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
@@ -54,6 +57,7 @@ class TrainConfig:
     validation: float = 0.0  # share of the training cases kept aside to fit the temperature (calibration)
     target: str = "polarity"  # polarity (2 classes: down, up) | type (24 classes, karyotype.TYPES)
     scale: str = "fit"       # fit: each crop fills the frame | cell: one scale per cell, so lengths compare (type)
+    objective: str = "plain"  # plain: cross-entropy | gricol: + GRiCoL's grid reconstruction branches (gricol.py)
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU | fp32 | bf16
@@ -105,7 +109,7 @@ def config_table(cfg: TrainConfig, model: nn.Module) -> pd.DataFrame:
         "network": f"{cfg.arch}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters",
         "last layer": f"{head.in_features} x {head.out_features} fully connected",
         "initial weights": cfg.weights or "random",
-        "target": f"{cfg.target} ({num_classes(cfg)} classes)",
+        "target": f"{cfg.target} ({num_classes(cfg)} classes)" + (", GRiCoL grid reconstruction" if cfg.objective == "gricol" else ""),
         "input": f"{cfg.image_size} x {cfg.width or cfg.image_size} px, scale {cfg.scale}",
         "epochs, batch": f"{cfg.epochs}, {cfg.batch_size}",
         "optimiser": f"SGD, momentum {cfg.momentum}, weight decay {cfg.weight_decay:g}",
@@ -157,11 +161,11 @@ def train_step(net: nn.Module, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, d
     """One SGD step (formula V) on a batch already on ``dev``; returns the logits and the loss."""
     with autocast(dev, precision):
         out = net(x)
-        loss = loss_fn(out.float(), y)
+        loss = loss_fn(out.float(), y) if torch.is_tensor(out) else loss_fn(out, y)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    return out, loss
+    return (out if torch.is_tensor(out) else out[0]), loss
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -214,9 +218,13 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
     epoch and ``history.csv``. ``resume=True`` continues from that checkpoint.
     ``stop_after`` ends after that many epochs of this call (to simulate a killed run).
     """
+    if cfg.objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, not {cfg.objective!r}")
     dev = pick_device(cfg.device)
     model.to(dev)
-    opt, sched = make_optimizer(model, cfg)
+    # GRiCoL trains a wrapper around the network; the network alone is saved and used afterwards
+    trained = GridReconstruction(model).to(dev) if cfg.objective == "gricol" else model
+    opt, sched = make_optimizer(trained, cfg)
     history: list[dict] = []
     start_epoch = 0
     ckpt_path = Path(out_dir) / "checkpoint.pt" if out_dir else None
@@ -227,6 +235,8 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
         if state["config"] != asdict(cfg):
             raise ValueError(f"cannot resume: {ckpt_path} was written with another configuration")
         model.load_state_dict(state["model"])
+        if trained is not model:
+            trained.load_state_dict(state["trained"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         history = state["history"]
@@ -236,9 +246,9 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
     # the fast path: the whole (small) data set lives on the device, augmentation and
     # normalisation run there on whole batches, bf16 autocast and channels-last on CUDA
     train_set = train_set.to(dev)
-    net = prepare_for_device(model, dev, cfg)
+    net = prepare_for_device(trained, dev, cfg)
     layout = memory_format(dev, cfg.layout)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = GridLoss(cfg.epochs) if trained is not model else nn.CrossEntropyLoss()
     n = len(train_set)
     done_here = 0
     for epoch in range(start_epoch, cfg.epochs):
@@ -247,6 +257,7 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
         g = _epoch_generator(cfg.seed, epoch)
         torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout etc. in other backbones
         order = torch.randperm(n, generator=g)
+        loss_fn.epoch = epoch
         net.train()
         t0 = time.perf_counter()
         seen = 0
@@ -290,6 +301,7 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
         if ckpt_path:
             tmp = ckpt_path.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                        **({"trained": trained.state_dict()} if trained is not model else {}),
                         "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history,
                         "config": asdict(cfg)}, tmp)
             tmp.replace(ckpt_path)

@@ -162,15 +162,16 @@ def test_evaluate_missing_folder_returns_2(tmp_path, capsys):
 
 
 def test_cli_choices_match_the_library():
-    from chromolib.cli import COMPILE_CHOICES, DATA_SETS, METHOD_CHOICES, PROFILE_CHOICES
+    from chromolib.cli import COMPILE_CHOICES, DATA_SETS, METHOD_CHOICES, OBJECTIVE_CHOICES, PROFILE_CHOICES
     from chromolib.download import SETS
     from chromolib.rotation import METHODS
-    from chromolib.training import COMPILE_MODES, PROFILES
+    from chromolib.training import COMPILE_MODES, OBJECTIVES, PROFILES
 
     assert DATA_SETS == tuple(SETS)
     assert METHOD_CHOICES == METHODS
     assert set(PROFILE_CHOICES) == set(PROFILES)
     assert COMPILE_CHOICES == COMPILE_MODES
+    assert OBJECTIVE_CHOICES == OBJECTIVES
 
 
 def test_book_parameters_parse_json_and_make_existing_paths_absolute(tmp_path, monkeypatch):

@@ -86,6 +86,21 @@ def test_local_checkpoint_of_the_two_class_model_loads_exactly(tmp_path):
         assert torch.equal(model.state_dict()[key], value), key
 
 
+def test_checkpoint_of_another_task_loads_its_backbone_and_starts_a_fresh_head(tmp_path):
+    """Type (24 classes) to polarity (2): the transfer the issue asks to measure."""
+    torch.manual_seed(5)
+    src = build_model("resnet18", num_classes=24)
+    path = tmp_path / "type.pt"
+    torch.save({"model": src.state_dict()}, path)
+    model = build_model("resnet18", weights=str(path), num_classes=2)
+    assert model.fc.out_features == 2
+    for key, value in src.state_dict().items():
+        if not key.startswith("fc."):
+            assert torch.equal(model.state_dict()[key], value), key
+    with pytest.raises(RuntimeError):  # a backbone of another shape is still an error
+        build_model("resnet34", weights=str(path))
+
+
 def test_missing_weights_file_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         build_model("resnet18", weights=str(tmp_path / "absent.pth"))
@@ -374,3 +389,54 @@ def test_four_flip_test_time_augmentation_averages_the_four_views():
         expect = sum(model(v) for v in views).numpy() / 4
     assert np.allclose(logits(model, data, tta="hv"), expect, atol=1e-5)
     assert not np.allclose(logits(model, data, tta=True), expect, atol=1e-3)
+
+
+# --- GRiCoL (gricol.py) -------------------------------------------------------------------
+
+
+def test_gricol_tiles_are_the_published_overlapping_grid():
+    from chromolib.gricol import tiles
+
+    x = torch.arange(448 * 456, dtype=torch.float32).view(1, 1, 448, 456)
+    t = tiles(x)
+    assert t.shape == (9, 1, 1, 224, 228)
+    # rows start at 0, 112, 224 (GRiCoL's cuts); columns at 0, 114, 228 (half-width tiles)
+    starts = [(int(v[0, 0, 0, 0]) // 456, int(v[0, 0, 0, 0]) % 456) for v in t]
+    assert starts == [(r, c) for r in (0, 112, 224) for c in (0, 114, 228)]
+
+
+def test_gricol_branch_weights_ramp_from_k_beta_to_one():
+    from chromolib.gricol import branch_weights
+
+    early = branch_weights(0, 12)
+    assert torch.allclose(early, torch.tensor([1.0] + [0.1 * k for k in range(1, 10)]), atol=1e-3)
+    assert torch.allclose(branch_weights(11, 12), torch.ones(10))  # past lambda = 9 of 12 epochs
+
+
+def test_gricol_trains_and_leaves_the_plain_network(easy_data, tmp_path):
+    """Eval mode is the whole-image branch alone, the checkpoint a plain ResNet, and the wrapper's
+    own layers (gates, fusions, tile heads) are trained and resumable."""
+    from chromolib.gricol import GridReconstruction
+
+    train_set, test_set = easy_data
+    cfg = CFG.with_(objective="gricol")
+    model = _fresh_model(0)
+    wrapper = GridReconstruction(model).eval()
+    x, _ = test_set.batch(torch.arange(8))
+    with torch.no_grad():
+        assert torch.equal(wrapper(x), model(x))
+        whole, branches = wrapper.train()(x)
+    assert whole.shape == (8, 2) and branches.shape == (10, 8, 2)
+    history = train(model, train_set, cfg, out_dir=tmp_path, progress=False, stop_after=2)
+    assert history.train_loss.iloc[-1] < history.train_loss.iloc[0]
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    fresh = _fresh_model(1)
+    fresh.load_state_dict(state["model"])  # loads as the plain network
+    assert any(k.startswith("gates.") for k in state["trained"])
+    resumed = train(fresh, train_set, cfg, out_dir=tmp_path, resume=True, progress=False)
+    assert len(resumed) == cfg.epochs and resumed.train_acc.iloc[-1] >= 0.9
+
+
+def test_unknown_objective_raises(easy_data):
+    with pytest.raises(ValueError, match="objective"):
+        train(_fresh_model(0), easy_data[0], CFG.with_(objective="grid"), progress=False)
