@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from chromolib.outlines import polygon_mask, read_labelme
+from chromolib.compose import read_spread, spread_names
 from chromolib.segmentation import spread_case, instance_metrics, segment_classical, split_by_case
 
 GREEN, ORANGE, RED = (80, 220, 80), (0, 150, 255), (60, 60, 255)
@@ -53,23 +53,6 @@ def overlay(image: np.ndarray, seg, truths: list[np.ndarray] | None = None) -> n
     return vis
 
 
-def spread_names(data: Path) -> list[str]:
-    """The spreads of a bioimlab-spreads folder (stems of ``annotations/*.json``), sorted."""
-    names = sorted(p.stem for p in (data / "annotations").glob("*.json"))
-    if not names:
-        raise SystemExit(f"no labelme files under {data / 'annotations'}")
-    return names
-
-
-def load_spread(data: Path, name: str):
-    """(image as stored, its labelme outlines) of one spread."""
-    o = read_labelme(data / "annotations" / f"{name}.json")
-    image = cv2.imread(str(o.image_path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise SystemExit(f"cannot read {o.image_path}")
-    return image, o
-
-
 def run(data: Path, train_fraction: float = 0.7, seed: int = 0, max_images: int | None = None,
         segment=segment_classical):
     """Segment every held-out spread with ``segment`` (image -> Segmentation) and score it.
@@ -79,11 +62,12 @@ def run(data: Path, train_fraction: float = 0.7, seed: int = 0, max_images: int 
     test = test[:max_images] if max_images else test
     rows, preds, truths, scores, keep = [], [], [], [], {}
     for name in test:
-        image, o = load_spread(data, name)
+        spread = read_spread(data, name)
+        image = spread.image
         t0, c0 = time.perf_counter(), time.process_time()
         seg = segment(image)
         ms, cpu_ms = 1000 * (time.perf_counter() - t0), 1000 * (time.process_time() - c0)
-        masks = [polygon_mask(p, o.shape) for p in o.polygons]
+        masks = spread.masks
         m = instance_metrics(seg.labels, masks, seg.objects.score.to_numpy())
         rej = seg.rejected_counts
         rows.append({"image": name, "case": spread_case(name), **{k: m[k] for k in (
@@ -94,7 +78,7 @@ def run(data: Path, train_fraction: float = 0.7, seed: int = 0, max_images: int 
         preds.append(seg.labels)
         truths.append(masks)
         scores.append(seg.objects.score.to_numpy())
-        keep[name] = (image, seg, o.polygons)
+        keep[name] = (image, seg, spread.outlines.polygons)
     pooled = instance_metrics(preds, truths, scores)
     per_image = pd.DataFrame(rows)
     pooled.update({"n_images": len(test), "clusters": int(per_image.clusters.sum()),

@@ -43,7 +43,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import segmentation as bench  # noqa: E402  benchmarks/segmentation.py: data loading, scoring, overlay
 
-from chromolib.outlines import polygon_mask  # noqa: E402
+from chromolib.compose import read_spread, spread_names  # noqa: E402
 from chromolib.repro import environment  # noqa: E402
 from chromolib.segmentation import segment_classical, spread_case, split_by_case  # noqa: E402
 from chromolib.unet import (SEGMENTER, UNetConfig, bright_gray, load_segmenter, model_card,  # noqa: E402
@@ -87,26 +87,26 @@ def main(argv=None) -> int:
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
     data, out, res = Path(args.data), Path(args.out), Path(args.results)
 
-    names = bench.spread_names(data)
+    names = spread_names(data)
     train, test = split_by_case(names, args.train_fraction, args.seed)
     fit, val = split_by_case(train, 1 - args.val_fraction, args.seed + 1)
     print(f"{len(names)} spreads: {len(fit)} to train on, {len(val)} validation (training cases), "
           f"{len(test)} held out; {torch.get_num_threads()} torch threads")
-    spreads = {n: bench.load_spread(data, n) for n in fit + val}
+    spreads = {n: read_spread(data, n) for n in fit + val}
     cfg = UNetConfig().with_(minutes=args.minutes, max_steps=args.max_steps, seed=args.seed, base=args.base,
                              batch_size=args.batch_size, crop=args.crop, lr=args.lr,
                              steps_per_epoch=args.steps_per_epoch, precision=args.precision)
     t0 = time.perf_counter()
-    seg = train_unet([spreads[n][0] for n in fit], [spreads[n][1].polygons for n in fit], out, cfg,
-                     [spreads[n][0] for n in val], [spreads[n][1].polygons for n in val],
+    seg = train_unet([spreads[n].image for n in fit], [spreads[n].outlines.polygons for n in fit], out, cfg,
+                     [spreads[n].image for n in val], [spreads[n].outlines.polygons for n in val],
                      resume=not args.no_resume)
     print(f"training: {seg.info['steps']} steps, {seg.info['train_seconds'] / 60:.1f} min "
           f"(this call {(time.perf_counter() - t0) / 60:.1f} min)")
 
     # thresholds on the validation spreads (training cases), never on the held-out ones
-    grays = [bright_gray(spreads[n][0]) for n in val]
+    grays = [bright_gray(spreads[n].image) for n in val]
     probs = [predict_probs(seg.model, g, seg.precision) for g in grays]
-    truths = [[polygon_mask(q, g.shape) for q in spreads[n][1].polygons] for n, g in zip(val, grays)]
+    truths = [spreads[n].masks for n in val]
     seg.params, tuning = tune_params(probs, grays, truths)
     best = tuning.sort_values(["f1", "ap50"], ascending=False).iloc[0]
     print(f"thresholds on {len(val)} validation spreads: fg {seg.params.fg_threshold}, interior "

@@ -7,9 +7,10 @@ chapter declares in its ``parameters`` cell), and the executed notebooks are ren
 warnings as errors. ``page_problems`` then reads every rendered page as a reader would and
 lists what a reader should never see (raw markup, this machine's paths, Python reprs, ...).
 
-Data: the chapters' ``data`` (Pki-3 G-band karyogram crops) and ``qband`` (BioImLab Q-band
-crops) parameters left at ``"auto"`` are resolved once, by ``resolve_data``, to a folder or to
-``""`` (synthetic chromosomes); the chapters receive plain paths.
+Data: the chapters' ``data`` (Pki-3 G-band karyogram crops), ``qband`` (BioImLab Q-band
+crops) and ``spreads`` (BioImLab metaphase spreads) parameters left at ``"auto"`` are resolved
+once, by ``resolve_data``, to a folder or to ``""`` (synthetic chromosomes; chapter 7 composes
+its spreads from them); the chapters receive plain paths.
 """
 from __future__ import annotations
 
@@ -23,28 +24,29 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["CHAPTERS", "PROFILES", "AUTO_DATA", "glue", "resolve_data", "data_label", "data_note", "dataset_summary",
+__all__ = ["CHAPTERS", "PROFILES", "AUTO_DATA", "glue", "resolve_data", "data_label", "data_note", "spreads_note", "dataset_summary",
            "compare_runs", "run_summary", "markdown_table", "table", "page_problems", "book_problems", "execute_chapter", "build_book", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = ("01_rotation", "02_dataset", "03_training", "04_analysis", "05_beyond", "06_types")
+CHAPTERS = ("01_rotation", "02_dataset", "03_training", "04_analysis", "05_beyond", "06_types", "07_spread")
 
 #: Parameter sets for the whole book. ``quick`` = the notebooks' own defaults (CPU minutes; on
 #: real data 98 cells, the patent's amount); ``tiny`` = seconds, for the tests.
 PROFILES: dict[str, dict] = {
     "quick": {},
-    "tiny": {"n_cells": 4, "max_cells": 4, "n_examples": 4, "n_rotation": 40, "profile": "tiny"},
+    "tiny": {"n_cells": 4, "max_cells": 4, "n_examples": 4, "n_rotation": 40, "n_spreads": 1, "profile": "tiny"},
     "paper": {"profile": "paper", "max_cells": 0},
 }
 
 #: chapter parameters that name a public data set, resolved by ``resolve_data`` when "auto"
-AUTO_DATA = {"data": "pki3-gband", "qband": "bioimlab-qband"}
+AUTO_DATA = {"data": "pki3-gband", "qband": "bioimlab-qband", "spreads": "bioimlab-spreads"}
 #: the developers' converted copies, beside the repository (absent on a user's machine)
 SHARED_DATA = ROOT.parent / "shared" / "data"
 #: what each public set is, for the pages
 DATA_NAMES = {"pki3-gband": "Pki-3 G-band karyogram crops", "bioimlab-qband": "BioImLab Q-band crops",
-              "karyonet-gband": "KaryoNet G-band karyogram crops"}
-SHORT_NAMES = {"pki3-gband": "Pki-3", "bioimlab-qband": "BioImLab Q-band", "karyonet-gband": "KaryoNet"}
+              "karyonet-gband": "KaryoNet G-band karyogram crops", "bioimlab-spreads": "BioImLab Q-band metaphase spreads"}
+SHORT_NAMES = {"pki3-gband": "Pki-3", "bioimlab-qband": "BioImLab Q-band", "karyonet-gband": "KaryoNet",
+               "bioimlab-spreads": "BioImLab spreads"}
 
 
 def glue(name: str, value, markdown: bool = False) -> None:
@@ -84,10 +86,10 @@ def resolve_data(name: str, value: str = "auto", download: bool = True,
         marker = json.loads((cached / dl.MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         marker = {}
-    if marker.get("set") == name and (cached / "labels.csv").exists():
+    if marker.get("set") == name and dl.holds(name, cached):
         return str(cached), "the download cache"
     copy = Path(shared if shared is not None else SHARED_DATA) / name
-    if (copy / "labels.csv").exists():
+    if dl.holds(name, copy):
         return str(copy), "the developers' copy beside the repository"
     if download:
         try:
@@ -138,6 +140,25 @@ def data_note(data: str | Path | None, cells: int, chromosomes: int, extra: str 
                 f"`chromolib data get pki3-gband` downloads the public Pki-3 set once (`bioimlab-qband` the "
                 f"Q-band set), and the next `make book` runs on it.")
     body = f"This page ran on **{data_label(data)}**: {what}" + (f" {extra}" if extra else "")
+    return "\n".join([":::{admonition} Data on this page", ":class: note", body, ":::"])
+
+
+def spreads_note(spreads: str | Path | None, spreads_used: int, chromosomes: int, held_out: int = 0,
+                 extra: str = "") -> str:
+    """The note at the top of a chapter on metaphase spreads (MyST): real spreads (``spreads``
+    a folder; ``spreads_used`` of its ``held_out`` held-out spreads, ``chromosomes`` outlined in
+    them) or spreads composed from synthetic chromosomes (``spreads`` empty), with how to get
+    the real set. ``extra``: one more sentence."""
+    if spreads:
+        of = f" of the set's {held_out:,} held-out spreads" if held_out else " spreads"
+        body = (f"This page ran on **{data_label(spreads)}**: {spreads_used:,}{of} ({chromosomes:,} outlined "
+                f"chromosomes), never seen by the U-Net in training.")
+    else:
+        body = (f"This page ran on **spreads composed of {data_label(None)}**: {spreads_used:,} spreads, "
+                f"{chromosomes:,} chromosomes, their outlines known exactly. No real spreads were given or found: "
+                f"`chromolib data get bioimlab-spreads` downloads the BioImLab metaphase images with their outlines "
+                f"once, and the next `make book` runs on them.")
+    body += f" {extra}" if extra else ""
     return "\n".join([":::{admonition} Data on this page", ":class: note", body, ":::"])
 
 

@@ -39,7 +39,7 @@ from typing import Callable, Iterable
 from .images import first_line, to_gray
 from .karyotype import TYPES
 
-__all__ = ["DataError", "DataSet", "SETS", "cache_dir", "content_digest", "folder_digest", "get", "main_get"]
+__all__ = ["DataError", "DataSet", "SETS", "cache_dir", "content_digest", "folder_digest", "get", "holds", "main_get"]
 
 MARKER = ".chromolib-complete.json"  # written last, with the verified digest: the set is complete
 ENV = "CHROMOLIB_DATA"
@@ -59,13 +59,15 @@ class DataSet:
 
     ``sha256``: of the archive (None where the host may re-pack it); ``digest``: content digest
     (see ``content_digest``) of the files under ``subdir``, paths inside the repository;
-    ``convert(zip, subdir, out)`` writes the set into ``out`` and returns its counts."""
+    ``convert(zip, subdir, out)`` writes the set into ``out`` and returns its counts;
+    ``contents``: what a folder holding the converted set has (``holds``)."""
     url: str
     archive: str
     sha256: str | None
     digest: str | None
     subdir: str
     convert: Callable[[zipfile.ZipFile, str, Path], dict]
+    contents: tuple[str, ...] = ("labels.csv",)
 
 
 def cache_dir() -> Path:
@@ -177,8 +179,15 @@ SETS: dict[str, DataSet] = {
     "bioimlab-spreads": DataSet("https://github.com/Alex17swim/BioImLab/raw/b279035cae9956a8f056ad2887747ae1689814bf/"
                                 "BioImLab_json162.zip", "BioImLab_json162.zip",
                                 "ae6bee0b3a14bb7d05392002f4f0064082fe4c28b229bf153d8da999e5f1e023", None, "",
-                                _convert_spreads),
+                                _convert_spreads, ("images", "annotations")),
 }
+
+
+def holds(name: str, folder: str | Path) -> bool:
+    """Whether ``folder`` holds the set ``name`` in the converted layout: everything of
+    ``SETS[name].contents`` exists in it (``labels.csv`` for crops, ``images/`` and
+    ``annotations/`` for the spreads). The one presence check of a set, wherever it lies."""
+    return all((Path(folder) / part).exists() for part in SETS[name].contents)
 
 
 class _ResumableDownloader:
