@@ -15,7 +15,8 @@ __all__ = ["karyogram_sheet"]
 
 def karyogram_sheet(images: list[np.ndarray], types: list[str] | None = None, height: int = 120) -> np.ndarray:
     """A white sheet of oriented chromosomes (dark on white): in karyogram rows by type when
-    ``types`` are given, else in a grid in input order. Scale is shared, so lengths compare."""
+    ``types`` are given, else in a grid in input order. Scale is shared, so lengths compare: the
+    tallest chromosome is ``height`` px (never enlarged); each row is as tall as its tallest."""
     pad = 6
     if not images:
         return np.full((height, height), 255, np.uint8)
@@ -30,9 +31,9 @@ def karyogram_sheet(images: list[np.ndarray], types: list[str] | None = None, he
         rest = [i for i in range(len(types)) if not any(types[i] in r for r in KARYOGRAM_ROWS)]
         if rest:
             groups.append(rest)
-    row_h = height + 2 * pad + 14
     rows = []
     for g in (g for g in groups if g):
+        row_h = max(scaled[i].shape[0] for i in g) + 2 * pad + 14  # the row's tallest, its labels below
         width = sum(scaled[i].shape[1] + pad for i in g) + pad
         canvas = np.full((row_h, max(width, 50)), 255, np.uint8)
         x = pad

@@ -48,7 +48,7 @@ from .segmentation import _bright_on_dark, segment_classical
 
 __all__ = ["RESULT_COLUMNS", "SUMMARY_COLUMNS", "MIN_OBJECTS", "MAX_SIDE", "MIN_SIDE", "MARGIN", "SpreadObjects",
            "SEGMENTERS", "SHIPPED_SEGMENTER", "segmenter_for",
-           "spread_gray", "objects_from_segmentation", "objects_from_outlines", "check_is_spread", "background_level",
+           "spread_gray", "objects_from_segmentation", "objects_from_outlines", "check_is_spread", "background_level", "zoom",
            "cut_crop", "draw_overlay", "karyotype_spread", "karyotype_spreads", "spread_inputs"]
 
 #: columns of a spread's ``results.csv``
@@ -207,6 +207,14 @@ def cut_crop(gray: np.ndarray, mask: np.ndarray, x: int, y: int, background: int
     inner = crop[margin:margin + h, margin:margin + w]
     inner[mask] = gray[y:y + h, x:x + w][mask]
     return crop
+
+
+def zoom(image: np.ndarray, box, pad: int = 14) -> np.ndarray:
+    """The part of ``image`` (a spread or its overlay) around the bounding box ``box`` (x, y, w, h),
+    ``pad`` px more on each side where the image has them: for showing one object."""
+    x, y, w, h = (int(v) for v in box)
+    H, W = image.shape[:2]
+    return image[max(y - pad, 0):min(y + h + pad, H), max(x - pad, 0):min(x + w + pad, W)]
 
 
 def draw_overlay(gray: np.ndarray, objects: SpreadObjects, failed: set[int] = frozenset()) -> np.ndarray:

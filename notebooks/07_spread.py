@@ -48,7 +48,7 @@ from chromolib.book import glue
 from chromolib.compose import held_out_names, read_spread, synthetic_spread
 from chromolib.images import read_image, write_image_atomic
 from chromolib.segmentation import instance_metrics, match_instances, segment_classical
-from chromolib.spread import draw_overlay, karyotype_spread, objects_from_outlines, objects_from_segmentation
+from chromolib.spread import draw_overlay, karyotype_spread, objects_from_outlines, objects_from_segmentation, zoom
 from chromolib.unet import SEGMENTER, load_segmenter
 
 results = Path(results)
@@ -225,12 +225,6 @@ fig.tight_layout()
 zooms, titles = [], []
 
 
-def _zoom(image, box, pad=14):
-    x, y, w, h = (int(v) for v in box)
-    H, W = image.shape[:2]
-    return image[max(y - pad, 0):min(y + h + pad, H), max(x - pad, 0):min(x + w + pad, W)]
-
-
 n_nuclei = sum(int((g.rejected.reason == "nucleus").sum()) for name in segmenters for g in segs[name])
 n_debris = sum(int((g.rejected.reason == "debris").sum()) for name in segmenters for g in segs[name])
 clusters_right = merged_quiet = 0
@@ -243,13 +237,13 @@ for s, seg in zip(truth, segs["U-Net"]):
         clusters_right += int(r.cluster and several)
         merged_quiet += int(several and not r.cluster)
         if several and len(zooms) < 8 and titles.count("merged" if not r.cluster else "cluster") < 3:
-            zooms.append(_zoom(overlay, (r.x, r.y, r.w, r.h)))
+            zooms.append(zoom(overlay, (r.x, r.y, r.w, r.h)))
             titles.append("cluster" if r.cluster else "merged")
 for s, seg in zip(truth, segs["classical"]):
     plain = cv2.cvtColor(s.image, cv2.COLOR_GRAY2RGB)
     for r in seg.rejected[seg.rejected.reason == "nucleus"].head(2).itertuples():
         if titles.count("nucleus") < 2:
-            zooms.append(_zoom(plain, (r.x, r.y, r.w, r.h), pad=24))
+            zooms.append(zoom(plain, (r.x, r.y, r.w, r.h), pad=24))
             titles.append("nucleus")
 glue("n_nuclei", n_nuclei)
 glue("n_debris", n_debris)

@@ -255,3 +255,13 @@ def test_real_spread_with_its_published_outlines(model, tmp_path):
     res = pd.read_csv(tmp_path / "original_18" / "results.csv", keep_default_na=False)
     assert len(res) == len(truth) and (res.error == "").all()
     assert len(read_labelme(tmp_path / "original_18" / "outlines.json")) == len(truth)
+
+
+def test_zoom_pads_the_box_and_stops_at_the_image_edges():
+    from chromolib.spread import zoom
+
+    image = np.arange(100 * 80).reshape(100, 80)
+    z = zoom(image, (10, 20, 5, 6), pad=3)
+    assert z.shape == (12, 11) and z[0, 0] == image[17, 7]
+    corner = zoom(image, (0, 95, 4, 5), pad=10)  # cut at the left and bottom edges
+    assert corner.shape == (15, 14) and corner[-1, 0] == image[99, 0]
