@@ -47,6 +47,7 @@ from chromolib import book, plots
 from chromolib.book import glue
 from chromolib.compose import held_out_names, read_spread, synthetic_spread
 from chromolib.images import read_image, write_image_atomic
+from chromolib.orient import POLARITY_UNSURE
 from chromolib.segmentation import instance_metrics, match_instances, segment_classical
 from chromolib.spread import draw_overlay, karyotype_spread, objects_from_outlines, objects_from_segmentation, zoom
 from chromolib.unet import SEGMENTER, load_segmenter
@@ -282,6 +283,7 @@ glue("k_objects", len(res))
 glue("k_clusters", int(res.cluster.sum()))
 glue("k_typed", int((res.chromosome.astype(str) != "").sum()))
 glue("k_review", int((res.needs_review == "True").sum()))
+glue("k_review_polarity", int(res.note.astype(str).str.contains(POLARITY_UNSURE, regex=False).sum()))
 sheet = read_image(out / "karyotype" / first.name / "karyogram.png")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The karyogram of one spread, made by `chromolib karyotype` with the models that ship: the U-Net cut it, the chromosomes were turned upright, given their polarity and their types (assigned over the cell). Clusters are left off.", "name": "fig-sp-karyogram"}}
@@ -302,7 +304,10 @@ book.table(shown, "The first rows of the spread's `results.csv`: one row per obj
 # `chromolib karyotype` found {glue:text}`k_objects` objects in {glue:text}`karyotype_s:.0f` s,
 # {glue:text}`k_clusters` of them clusters, and typed {glue:text}`k_typed`;
 # {glue:text}`k_review` rows ask for a person's look, because a cluster, an object at the border,
-# or a polarity or type below its model's review threshold is never passed silently. The outlines
+# or a polarity or type below its model's review threshold is never passed silently. Of these,
+# {glue:text}`k_review_polarity` are unsure of the polarity: the polarity model that ships learnt
+# G-band chromosomes (Pki-3), and no public Q-band set says which way up its chromosomes are, so
+# on Q-band it is often unsure, and says so. The outlines
 # it used are written as a labelme file beside the results: a person corrects them in labelme and
 # reruns with `--outlines`, and the karyogram follows.
 #
