@@ -92,3 +92,21 @@ def test_cells_are_assigned_separately():
 def test_wrong_shapes_are_refused():
     with pytest.raises(ValueError, match="24"):
         assign_cell(np.ones((3, 2)) / 2)
+
+
+def test_hungarian_finds_scipys_least_total_cost_on_random_and_tied_matrices():
+    from scipy.optimize import linear_sum_assignment
+
+    from chromolib.assignment import hungarian
+
+    rng = np.random.default_rng(0)
+    for t in range(400):
+        n = int(rng.integers(1, 12))
+        m = int(rng.integers(n, 16))
+        cost = rng.integers(0, 4, (n, m)).astype(float) if t % 2 else rng.random((n, m))  # ties, and none
+        rows, cols = hungarian(cost)
+        best_rows, best_cols = linear_sum_assignment(cost)
+        assert list(rows) == list(range(n)) and len(set(cols)) == n
+        assert np.isclose(cost[rows, cols].sum(), cost[best_rows, best_cols].sum())
+    with pytest.raises(ValueError, match="more rows"):
+        hungarian(np.zeros((3, 2)))
