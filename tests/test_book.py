@@ -303,7 +303,7 @@ def test_run_summary_describes_a_committed_run():
     from chromolib.book import run_summary
     from chromolib.runs import load_run
 
-    s = run_summary(load_run(ROOT / "results" / "pki3-cpu"))
+    s = run_summary(load_run(ROOT / "results" / "pki3-cpu-otsu"))  # a frozen record
     assert s["network, input"] == "resnet18, 96 x 32 px"
     assert s["training"] == "20 epochs, flips, tilts up to 12 degrees, flip TTA, calibrated"
     assert s["accuracy (95 % interval)"] == "98.04 % (97.72-98.32)" and s["held-out chromosomes"] == "8,420"

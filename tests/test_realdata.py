@@ -13,7 +13,7 @@ from chromolib.polarity_set import prepare_dataset, square_resize
 from chromolib.rotation import foreground_mask, upright
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-PKI3, QBAND = SHARED / "pki3-gband", SHARED / "bioimlab-qband"
+PKI3, QBAND, SPREADS = SHARED / "pki3-gband", SHARED / "bioimlab-qband", SHARED / "bioimlab-spreads"
 
 pytestmark = pytest.mark.realdata
 
@@ -98,6 +98,7 @@ def test_every_chapter_runs_on_real_pki3_data(tmp_path):
 
     root = need(PKI3)
     params = {"data": str(root), "qband": str(QBAND) if QBAND.exists() else "", "max_cells": 6,
+              "spreads": str(SPREADS) if SPREADS.exists() else "", "n_spreads": 1,
               "n_examples": 4, "n_rotation": 60, "profile": "tiny", "workdir": str(tmp_path / "work")}
     for name in CHAPTERS:
         target = tmp_path / f"{name}.ipynb"
@@ -108,6 +109,9 @@ def test_every_chapter_runs_on_real_pki3_data(tmp_path):
         glued = {o["metadata"]["scrapbook"]["name"]: o["data"] for c in nb["cells"] for o in c.get("outputs", [])
                  if "scrapbook" in o.get("metadata", {})}
         note = "".join(next(v for k, v in glued["data_note"].items() if k.endswith("text/markdown")))
+        if name == "07_spread":  # a chapter on whole spreads, not on Pki-3 crops
+            assert ("real BioImLab Q-band metaphase spreads" if params["spreads"] else "composed") in note
+            continue
         assert "real Pki-3 G-band karyogram crops" in note and "of the set's 612 cells" in note, name
         if name == "01_rotation" and params["qband"]:
             assert "real BioImLab Q-band crops" in note
