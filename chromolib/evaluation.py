@@ -19,7 +19,7 @@ from .rotation import DEFAULT_MASK, METHODS, angle_error, find_angle, foreground
 from .specimens import KaryogramSpecimens
 
 __all__ = ["PATENT", "confusion", "wilson_interval", "polarity_metrics", "comparison_table", "error_rate_by_type",
-           "mcnemar", "accuracy", "type_metrics", "type_confusion", "roc_curve", "reliability", "fit_temperature", "confidence", "choose_threshold", "rotation_errors", "rotation_consistency",
+           "mcnemar", "mcnemar_runs", "accuracy", "type_metrics", "type_confusion", "roc_curve", "reliability", "fit_temperature", "confidence", "choose_threshold", "rotation_errors", "rotation_consistency",
            "summarise_rotation", "method_agreement"]
 
 #: The patent's test-set result (1347 chromosomes, "up" positive).
@@ -121,6 +121,15 @@ def mcnemar(correct_a, correct_b) -> dict:
     n, k = only_a + only_b, min(only_a, only_b)
     p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
     return {"only_a_right": only_a, "only_b_right": only_b, "p_value": p}
+
+
+def mcnemar_runs(a: pd.DataFrame, b: pd.DataFrame, pred: str = "pred", truth: str = "label") -> dict:
+    """``mcnemar`` of two runs' predictions tables (``predictions.csv``) on the chromosomes they
+    share, matched by ``file``: ``a`` right (column ``pred`` equals ``truth``) against ``b`` right.
+    For type runs: ``truth="chromosome"``, ``pred`` "pred" (the network) or "assigned" (the cell)."""
+    both = a.merge(b, on="file", suffixes=("_a", "_b"), validate="one_to_one")
+    right = [(both[f"{pred}_{s}"].astype(str) == both[f"{truth}_{s}"].astype(str)).to_numpy() for s in "ab"]
+    return mcnemar(*right)
 
 
 def roc_curve(labels, prob_up) -> tuple[np.ndarray, np.ndarray, float]:

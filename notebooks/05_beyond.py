@@ -42,7 +42,7 @@ import pandas as pd
 
 from chromolib import book, plots
 from chromolib.book import glue
-from chromolib.evaluation import mcnemar, reliability, roc_curve
+from chromolib.evaluation import mcnemar_runs, reliability, roc_curve
 from chromolib.orient import load_orient_model
 from chromolib.polarity_set import network_input, read_manifest
 from chromolib.images import read_image
@@ -120,14 +120,12 @@ glue("cpu_kept", 100 * cpu.review["report_accuracy_kept"])
 glue("temperature", m["calibration"]["temperature"])
 
 
-same = quick.predictions.set_index("file").loc[cpu.predictions.file]
-test = mcnemar(same.label == same.pred, cpu.predictions.label.to_numpy() == cpu.predictions.pred.to_numpy())
+test = mcnemar_runs(quick.predictions, cpu.predictions)
 glue("quick_acc", 100 * quick.metrics["accuracy"])
 glue("only_quick", test["only_a_right"])
 glue("only_cpu", test["only_b_right"])
 glue("cpu_vs_quick_p", test["p_value"])
-same_otsu = cpu_otsu.predictions.set_index("file").loc[cpu.predictions.file]
-mask_test = mcnemar(same_otsu.label == same_otsu.pred, cpu.predictions.label.to_numpy() == cpu.predictions.pred.to_numpy())
+mask_test = mcnemar_runs(cpu_otsu.predictions, cpu.predictions)
 glue("otsu_acc", 100 * cpu_otsu.metrics["accuracy"])
 glue("only_otsu", mask_test["only_a_right"])
 glue("only_outline", mask_test["only_b_right"])

@@ -40,7 +40,7 @@ import pandas as pd
 
 from chromolib import book, plots
 from chromolib.book import glue
-from chromolib.evaluation import accuracy, mcnemar, type_confusion
+from chromolib.evaluation import accuracy, mcnemar_runs, type_confusion
 from chromolib.images import canonical_gray, read_image
 from chromolib.karyogram import karyogram_sheet
 from chromolib.orient import detect_stain, load_type_model
@@ -152,10 +152,8 @@ glue("q_assigned", 100 * q["accuracy"])
 glue("qg_per", 100 * qg["per_chromosome"]["accuracy"])
 glue("qg_assigned", 100 * qg["accuracy"])
 glue("q0_per", 100 * q0["per_chromosome"]["accuracy"])
-pair = runs["Q-band, from scratch"].predictions.merge(runs["Q-band, GRiCoL objective"].predictions, on="file",
-                                                      suffixes=("", "_g"))
-per, assigned = (mcnemar((pair[c] == pair.chromosome).to_numpy(), (pair[f"{c}_g"] == pair.chromosome).to_numpy())
-                 for c in ("pred", "assigned"))
+per, assigned = (mcnemar_runs(runs["Q-band, from scratch"].predictions, runs["Q-band, GRiCoL objective"].predictions,
+                              pred=c, truth="chromosome") for c in ("pred", "assigned"))
 glue("qg_p_per", per["p_value"])
 glue("qg_p_assigned", "< 0.001" if assigned["p_value"] < 0.001 else f"= {assigned['p_value']:.3f}")
 glue("qg_wins", assigned["only_b_right"])

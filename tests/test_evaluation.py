@@ -4,9 +4,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from chromolib.evaluation import PATENT, comparison_table, confusion, polarity_metrics, wilson_interval
+from chromolib.evaluation import PATENT, comparison_table, confusion, mcnemar, polarity_metrics, wilson_interval
 
 
 def test_confusion_counts_up_as_positive():
@@ -201,3 +202,14 @@ def test_review_threshold_for_any_decision_from_confidence_and_wrong():
     kept = df[df.confidence >= r["threshold"]]
     assert 0.5 < r["threshold"] < 1 and kept.wrong.mean() < 0.05
     assert r["curve"][0]["threshold"] == pytest.approx(conf.min(), abs=1e-3)  # the curve starts below 0.5
+
+
+def test_mcnemar_runs_matches_chromosomes_by_file_and_scores_each_run_on_its_own_truth():
+    from chromolib.evaluation import mcnemar_runs
+
+    a = pd.DataFrame({"file": ["x", "y", "z", "w"], "label": [1, 0, 1, 0], "pred": [1, 1, 1, 0]})
+    b = pd.DataFrame({"file": ["w", "z", "y", "x"], "label": [0, 1, 1, 1], "pred": [1, 1, 1, 0]})  # y: its own label
+    assert mcnemar_runs(a, b) == mcnemar([True, False, True, True], [False, True, True, False])
+    types = pd.DataFrame({"file": ["x", "y"], "chromosome": ["1", "X"], "pred": ["1", "Y"], "assigned": ["1", "X"]})
+    assert mcnemar_runs(types, types, pred="assigned", truth="chromosome")["only_a_right"] == 0
+    assert mcnemar_runs(types, types.assign(pred=["2", "X"]), truth="chromosome") == mcnemar([True, False], [False, True])
