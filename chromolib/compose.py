@@ -33,6 +33,7 @@ import numpy as np
 
 from .images import read_image, to_gray
 from .outlines import Outlines, masks_to_polygons, polygon_mask, read_labelme
+from .rotation import rotate_image
 from .segmentation import split_by_case
 
 __all__ = ["Spread", "spread_names", "held_out_names", "read_spread", "crop_mask", "compose_spread",
@@ -110,14 +111,8 @@ def crop_mask(crop: np.ndarray, level: int = 30) -> np.ndarray:
 def _rotate(darkness: np.ndarray, mask: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
     """Darkness (0 = background) and mask turned ``angle`` degrees counter-clockwise on a canvas
     grown so that nothing is cut, then cut tight to the mask."""
-    h, w = mask.shape
-    M = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
-    c, s = abs(M[0, 0]), abs(M[0, 1])
-    W, H = int(np.ceil(h * s + w * c)) + 2, int(np.ceil(h * c + w * s)) + 2
-    M[0, 2] += (W - w) / 2
-    M[1, 2] += (H - h) / 2
-    d = cv2.warpAffine(darkness.astype(np.float32), M, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
-    m = cv2.warpAffine(mask.astype(np.uint8), M, (W, H), flags=cv2.INTER_NEAREST, borderValue=0).astype(bool)
+    d = rotate_image(darkness.astype(np.float32), angle, fill=0)
+    m = rotate_image(mask.astype(np.uint8), angle, fill=0, interpolation=cv2.INTER_NEAREST).astype(bool)
     ys, xs = np.nonzero(m)
     if not len(ys):
         return d[:1, :1] * 0, m[:1, :1]
