@@ -1,6 +1,8 @@
 """The learned axis (chromolib.axis) against the hull on real chromosomes at known angles (issue 15).
 
     python benchmarks/learned_axis.py --real ../shared/data                    # 12 minutes of training
+    python benchmarks/learned_axis.py --real ../shared/data --residual --runs runs/residual-axis
+                                     # the hull corrected by a residual network (from the shipped polarity one)
     python benchmarks/learned_axis.py --real ../shared/data --minutes 0.1 --max-cells 30 \\
         --out /tmp/axis --runs /tmp/axis-run                                    # a smoke run
 
@@ -9,13 +11,17 @@
    the shipped model's predictions where they are at hand).
 2. ``axis.train_axis`` trains the network for ``--minutes`` on the crops of the TRAINING cases
    only, each turned by fresh random angles; the weights and the loss history go to ``--runs``.
+   With ``--residual``, ``axis.train_residual`` instead trains the network that reads the tilt the
+   hull left (tall 96 x 32 views, starting from the shipped polarity network, which was trained on
+   the same training cases), on the same crops tilted at random.
 3. It is measured, beside the hull on the outline mask (chromolib's default axis), on the
    chromosomes of ``benchmarks/rotation.py --real``: the same seeded 60 held-out Pki-3 cells and
    all 230 KaryoNet crops (another laboratory, never trained on), turned by the same seeded
    angles. The learned axis is timed one cell at a time (a batch of one cell, the view included),
    the hull per chromosome (its mask included).
 
-Writes ``learned_axis.txt`` (the command, the set-up, the tables) and ``learned_axis.csv`` (one row
+Writes ``learned_axis.txt`` (``residual_axis.txt`` with ``--residual``; the command, the set-up, the
+tables) and ``learned_axis.csv`` (``residual_axis.csv``) (one row
 per set and method: n, median, 95th percentile, share within 3 degrees, ms per chromosome) to
 ``--out``; ``axis.pt``, ``history.csv`` and ``errors.csv`` (one row per chromosome and method) to
 ``--runs``.
@@ -32,13 +38,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from chromolib.axis import AxisConfig, AxisModel, polarity_split, train_axis, training_crops
+from chromolib.axis import (AxisConfig, AxisModel, ResidualConfig, polarity_split, train_axis, train_residual,
+                            training_crops)
 from chromolib.evaluation import rotation_errors
 from chromolib.rotation import angle_error
 from chromolib.specimens import KaryogramSpecimens
 
 HULL, LEARNED, LEARNED_TTA = "hull (outline)", "learned", "learned, 4 views"
 BEST = "(best of hull and learned, per chromosome)"
+RESIDUAL, RESIDUAL_TTA = "hull + residual network", "hull + residual network, 4 views"
 
 
 def held_out_sets(root: Path, labels: pd.DataFrame, seed: int = 0, test_cells: int | None = 60,
@@ -72,7 +80,7 @@ def learned_errors(model: AxisModel, specimens: list, method: str) -> pd.DataFra
 def table(errors: pd.DataFrame) -> pd.DataFrame:
     """One row per set and method: n, median, 95th percentile, within 3 degrees, ms per chromosome;
     and per set the best of the hull and the plain learned axis for every chromosome."""
-    pair = errors[errors.method.isin([HULL, LEARNED])]
+    pair = errors[errors.method.isin([HULL, LEARNED, RESIDUAL])]
     best = pair.groupby(["set", "source"], sort=False).error.min().reset_index().assign(method=BEST, ms=np.nan)
     g = pd.concat([errors, best], ignore_index=True).groupby(["set", "method"], sort=False)
     return pd.DataFrame({
@@ -85,7 +93,7 @@ def table(errors: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(root: str, out: str, runs: str, minutes: float = 12.0, max_steps: int | None = None, seed: int = 0,
-        test_cells: int | None = 60, max_cells: int | None = None, argv=None) -> pd.DataFrame:
+        test_cells: int | None = 60, max_cells: int | None = None, argv=None, residual: bool = False) -> pd.DataFrame:
     import torch
 
     t_start, load0 = time.perf_counter(), os.getloadavg()[0]
@@ -109,8 +117,23 @@ def run(root: str, out: str, runs: str, minutes: float = 12.0, max_steps: int | 
     del crops
 
     # 2. training
-    config = AxisConfig(minutes=minutes, max_steps=max_steps, seed=seed)
-    model, history = train_axis(train, config, progress=sys.stderr.isatty())
+    if residual:
+        from chromolib.shipped import load_shipped
+
+        config = ResidualConfig(minutes=minutes, max_steps=max_steps, seed=seed)
+        model, history = train_residual(train, config, init=load_shipped()[0], progress=sys.stderr.isatty())
+        names = (RESIDUAL, RESIDUAL_TTA)
+        net_line = (f"network: ResNet18 from the shipped polarity network, {config.height} x {config.width} px views "
+                    f"of the hull-turned crop, one output (the tilt / 10 degrees); tilts half N(0, {config.near:g}) and "
+                    f"half uniform +-{config.far:g} degrees, mirrored and upside down at random")
+        loss_name = "smooth L1 of tilt / 10 degrees"
+    else:
+        config = AxisConfig(minutes=minutes, max_steps=max_steps, seed=seed)
+        model, history = train_axis(train, config, progress=sys.stderr.isatty())
+        names = (LEARNED, LEARNED_TTA)
+        net_line = (f"network: {model.parameters():,} parameters, {config.size} px views, channels "
+                    f"{list(config.channels)}")
+        loss_name = "1 - cos of the doubled angle error"
     model.info.update(train_cells=len(train_cells), data=str(root / "pki3-gband"))
     model.save(run_dir / "axis.pt")
     history.to_csv(run_dir / "history.csv", index=False)
@@ -129,12 +152,13 @@ def run(root: str, out: str, runs: str, minutes: float = 12.0, max_steps: int | 
         hull = rotation_errors(specimens, ["hull"], progress=False)
         hull = hull.assign(method=HULL, ms=hull.ms + hull.mask_ms)[["source", "chromosome", "method", "angle", "error",
                                                                    "ms"]]
-        parts += [hull.assign(set=name), learned_errors(model, specimens, LEARNED).assign(set=name),
-                  learned_errors(model.with_tta(), specimens, LEARNED_TTA).assign(set=name)]
+        parts += [hull.assign(set=name), learned_errors(model, specimens, names[0]).assign(set=name),
+                  learned_errors(model.with_tta(), specimens, names[1]).assign(set=name)]
     errors = pd.concat(parts, ignore_index=True)
     errors.to_csv(run_dir / "errors.csv", index=False)
     t = table(errors)
-    t.to_csv(out_dir / "learned_axis.csv", index=False)
+    stem = "residual_axis" if residual else "learned_axis"
+    t.to_csv(out_dir / f"{stem}.csv", index=False)
 
     info = model.info
     seen = info["steps"] * config.batch_size
@@ -145,19 +169,18 @@ def run(root: str, out: str, runs: str, minutes: float = 12.0, max_steps: int | 
              f"{os.getloadavg()[0]:.1f} at the end on {os.cpu_count()} cores; {time.perf_counter() - t_start:.0f} s in all",
              f"split: {len(labels)} Pki-3 crops read and split in {split_s:.0f} s: {len(train_cells)} training cells "
              f"({len(train)} crops), {len(test_all)} held-out cells",
-             f"network: {model.parameters():,} parameters, {config.size} px views, channels {list(config.channels)}; "
-             f"trained {info['train_seconds'] / 60:.1f} min, {info['steps']} steps of {config.batch_size} "
+             f"{net_line}; trained {info['train_seconds'] / 60:.1f} min, {info['steps']} steps of {config.batch_size} "
              f"({seen:,} turned crops, {seen / max(len(train), 1):.1f} per training crop), AdamW lr {config.lr:g}, "
-             f"cosine over the budget; last loss {history.loss.iloc[-1]:.4f} (1 - cos of the doubled angle error)",
+             f"cosine over the budget; last loss {history.loss.iloc[-1]:.4f} ({loss_name})",
              "sets: " + "; ".join(f"{k}: {v}" for k, v in n_sets.items()),
              *checks,
              "error = degrees between the chromosome's axis after the method's rotation and the vertical of the "
              "karyogram it was cut from; ms: hull = mask + angle per chromosome, learned = view + network per "
-             "chromosome in a batch of one cell (4 views: the crop, its mirror image and both turned a quarter, "
-             "averaged)", ""]
+             "chromosome in a batch of one cell (4 views: " + ("the hull-turned crop, its mirror image and both upside "
+             "down" if residual else "the crop, its mirror image and both turned a quarter") + ", averaged)", ""]
     for name in sets:
         lines += [f"{name}:", t[t.set == name].drop(columns="set").set_index("method").to_string(), ""]
-    (out_dir / "learned_axis.txt").write_text("\n".join(lines))
+    (out_dir / f"{stem}.txt").write_text("\n".join(lines))
     print("\n".join(lines))
     return t
 
@@ -173,10 +196,12 @@ def main(argv=None) -> int:
                    help="this many of the held-out Pki-3 cells, the seeded choice of benchmarks/rotation.py (0: all)")
     p.add_argument("--max-cells", type=int, default=None,
                    help="only this many Pki-3 cells in all (smoke runs: the split then differs from the real one)")
+    p.add_argument("--residual", action="store_true",
+                   help="train and measure the hull's residual network (axis.train_residual) instead of the square one")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     run(args.real, args.out, args.runs, args.minutes, args.max_steps, args.seed, args.test_cells or None,
-        args.max_cells, argv)
+        args.max_cells, argv, args.residual)
     return 0
 
 

@@ -368,3 +368,212 @@ def polarity_split(root: str | Path, seed: int = 0, max_cells: int | None = None
 def training_crops(labels: pd.DataFrame, crops: Sequence[np.ndarray]) -> list[np.ndarray]:
     """The crops of the rows on the training side (``split == "train"``) of ``polarity_split``."""
     return [crops[i] for i in np.flatnonzero(labels["split"].to_numpy() == "train")]
+
+
+# --- a learned correction after the hull: the residual tilt --------------------------------------
+#
+# The square network above must find the axis at any angle from 64 px. The residual network only
+# reads what the hull left: the crop already turned to (nearly) vertical, in the polarity network's
+# tall frame, where the bands have three times the pixels; it regresses the remaining tilt in
+# degrees, and starts from the shipped polarity network (which already reads chromosomes in that
+# frame). The method: turn by the hull's angle, read the tilt ``e`` of the result, turn by
+# ``hull - e`` instead.
+
+
+def tall_view(gray: np.ndarray, height: int = 96, width: int = 32) -> np.ndarray:
+    """A (nearly) vertical crop as the residual network reads it: canonical gray, cropped to the
+    largest object of its outline mask (2 px margin), fitted into ``height x width`` keeping its
+    shape (``polarity_set.fit_resize``); uint8."""
+    from .polarity_set import fit_resize
+
+    g = canonical_gray(gray)
+    mask, _ = largest_component(foreground_mask(g, "white"))
+    if mask.any():
+        g = crop_to_foreground(g, mask, margin=2, fill=255)
+    return fit_resize(g, height, width)
+
+
+def tilted_views(crops: Sequence[np.ndarray], index, tilts, mirror, upside_down, height: int = 96,
+                 width: int = 32) -> np.ndarray:
+    """Training inputs of the residual network: p-up crop ``crops[i]`` mirrored and/or turned
+    upside down (neither changes where its axis points), then turned counter-clockwise by
+    ``tilts`` degrees (white fill) and ``tall_view``; the target is the tilt."""
+    out = np.empty((len(index), height, width), np.uint8)
+    for k, (i, t, m, u) in enumerate(zip(index, tilts, mirror, upside_down)):
+        g = crops[i][::-1 if u else 1, ::-1 if m else 1]
+        out[k] = tall_view(rotate_image(np.ascontiguousarray(g), float(t), fill=255), height, width)
+    return out
+
+
+def _tall_input(views: np.ndarray, mean: float, std: float):
+    """uint8 (N, H, W) dark-on-white views -> the polarity network's input (N, 3, H, W)."""
+    import torch
+
+    x = (torch.from_numpy(np.ascontiguousarray(views)).float().div_(255.0) - mean) / std
+    return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
+
+
+#: degrees per unit of the residual network's output (the regression target is tilt / SCALE)
+TILT_SCALE = 10.0
+
+
+class ResidualAxis:
+    """The hull on the outline mask, corrected by a network that reads the tilt the hull left.
+
+    ``angles(grays)`` (one batch, e.g. a cell) returns for every crop the counter-clockwise turn
+    in [0, 180) that makes it vertical, like every rotation method. ``tta``: the tilt averaged over
+    the view, its mirror image and both upside down (a mirror image's tilt is the opposite, an
+    upside-down one's the same turned by 180: the opposite too, and the view turned half a turn
+    keeps it)."""
+
+    def __init__(self, net, mean: float, std: float, height: int = 96, width: int = 32, tta: bool = False,
+                 info: dict | None = None):
+        self.net, self.mean, self.std = net.eval(), float(mean), float(std)
+        self.height, self.width, self.tta, self.info = int(height), int(width), bool(tta), dict(info or {})
+
+    def tilts(self, views: np.ndarray) -> np.ndarray:
+        """The tilt (degrees, counter-clockwise) of every tall view (N, H, W)."""
+        import torch
+
+        if not len(views):
+            return np.zeros(0)
+        x = _tall_input(views, self.mean, self.std)
+        with torch.inference_mode():
+            t = self.net(x)[:, 0].double()
+            if self.tta:
+                t = (t - self.net(x.flip(-1))[:, 0] - self.net(x.flip(-2))[:, 0]
+                     + self.net(x.flip(-1).flip(-2))[:, 0]) / 4
+        return TILT_SCALE * t.numpy()
+
+    def angles(self, grays: Iterable[np.ndarray]) -> np.ndarray:
+        """The rotation method's answer for every crop: degrees in [0, 180)."""
+        grays = [canonical_gray(g) for g in grays]
+        hull, views = [], []
+        for g in grays:
+            mask, _ = largest_component(foreground_mask(g, "white"))
+            a = hull_angle(mask) if mask.any() else 0.0
+            hull.append(a)
+            views.append(tall_view(rotate_image(g, a, fill=255), self.height, self.width))
+        if not grays:
+            return np.zeros(0)
+        return _mod180(np.asarray(hull) - self.tilts(np.stack(views)))
+
+    def angle(self, gray: np.ndarray) -> float:
+        return float(self.angles([gray])[0])
+
+    def with_tta(self, tta: bool = True) -> "ResidualAxis":
+        return ResidualAxis(self.net, self.mean, self.std, self.height, self.width, tta, self.info)
+
+    def save(self, path: str | Path) -> Path:
+        import torch
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": self.net.state_dict(), "mean": self.mean, "std": self.std, "height": self.height,
+                    "width": self.width, "tta": self.tta, "info": json.dumps(self.info)}, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, tta: bool | None = None) -> "ResidualAxis":
+        import torch
+        from .model import basic_resnet
+
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net = basic_resnet("resnet18", 1)
+        net.load_state_dict(state["model"])
+        return cls(net, state["mean"], state["std"], state["height"], state["width"],
+                   state["tta"] if tta is None else tta, json.loads(state["info"]))
+
+
+@dataclass(frozen=True)
+class ResidualConfig:
+    """How ``train_residual`` trains: tilts drawn half from N(0, ``near``) and half uniform in
+    +-``far`` degrees (the hull's errors: most within a few degrees, bent chromosomes far out);
+    AdamW, warm-up then a cosine to zero over the budget (``AxisConfig``'s schedule)."""
+    minutes: float = 12.0
+    max_steps: int | None = None
+    height: int = 96
+    width: int = 32
+    near: float = 3.0
+    far: float = 30.0
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: int = 50
+    seed: int = 0
+    log_every: int = 50
+
+
+def train_residual(crops: Sequence[np.ndarray], config: ResidualConfig = ResidualConfig(), init=None,
+                   progress: bool = True) -> tuple[ResidualAxis, pd.DataFrame]:
+    """Train the residual network on p-up crops (training cases only): each batch mirrored, turned
+    upside down and tilted at random (``tilted_views``), smooth-L1 loss on tilt / ``TILT_SCALE``
+    (within 1 degree: quadratic). ``init``: a ``TrainedModel`` (the shipped polarity model) whose
+    ResNet18 backbone and input normalisation to start from; None: from scratch, normalisation
+    from the crops. Returns the model and the history (step, seconds, lr, loss)."""
+    import torch
+    from .model import basic_resnet
+
+    if not len(crops):
+        raise ValueError("no crops to train on")
+    if not config.minutes and not config.max_steps:
+        raise ValueError("give a budget: minutes > 0 or max_steps")
+    crops = [np.ascontiguousarray(canonical_gray(c)) for c in crops]
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    net = basic_resnet("resnet18", 1)
+    if init is not None:
+        state = {k: v for k, v in init.model.state_dict().items() if not k.startswith("fc.")}
+        net.load_state_dict(state, strict=False)
+        mean, std = float(init.mean), float(init.std)
+    else:
+        sample = tilted_views(crops, range(min(len(crops), 256)), np.zeros(256), np.zeros(256, bool),
+                              np.zeros(256, bool), config.height, config.width) / 255.0
+        mean, std = float(sample.mean()), float(sample.std())
+    with torch.no_grad():  # start at "no tilt"
+        net.fc.weight.zero_()
+        net.fc.bias.zero_()
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = AxisConfig(minutes=config.minutes, max_steps=config.max_steps, lr=config.lr, warmup=config.warmup)
+    loss_fn = torch.nn.SmoothL1Loss(beta=1.0 / TILT_SCALE)
+    budget = 60.0 * config.minutes if config.minutes else math.inf
+    by_time = bool(config.minutes)
+    bar = progress_bar(total=round(budget) if by_time else config.max_steps, enabled=progress, desc="train residual",
+                       unit="s" if by_time else "step")
+    history, losses, step, t0 = [], [], 0, time.perf_counter()
+    net.train()
+    b = config.batch_size
+    while True:
+        spent = time.perf_counter() - t0
+        if spent >= budget or (config.max_steps is not None and step >= config.max_steps):
+            break
+        lr = _lr(schedule, step, spent)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        index = rng.integers(0, len(crops), b)
+        near = rng.random(b) < 0.5
+        tilts = np.where(near, rng.normal(0.0, config.near, b), rng.uniform(-config.far, config.far, b))
+        views = tilted_views(crops, index, tilts, rng.random(b) < 0.5, rng.random(b) < 0.5, config.height,
+                             config.width)
+        out = net(_tall_input(views, mean, std))[:, 0]
+        loss = loss_fn(out, torch.from_numpy(tilts / TILT_SCALE).float())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        step += 1
+        spent = time.perf_counter() - t0
+        if step % config.log_every == 0:
+            history.append({"step": step, "seconds": round(spent, 1), "lr": lr, "loss": float(np.mean(losses))})
+            bar.set_postfix(step=step, loss=f"{history[-1]['loss']:.4f}")
+            losses = []
+        bar.update(min(round(spent), bar.total) - bar.n if by_time else 1)
+    bar.close()
+    if losses:
+        history.append({"step": step, "seconds": round(time.perf_counter() - t0, 1), "lr": lr,
+                        "loss": float(np.mean(losses))})
+    info = {**asdict(config), "steps": step, "train_seconds": round(time.perf_counter() - t0, 1),
+            "n_crops": len(crops), "init": "shipped polarity network" if init is not None else "scratch",
+            "threads": torch.get_num_threads(), "torch": torch.__version__}
+    return (ResidualAxis(net, mean, std, config.height, config.width, info=info),
+            pd.DataFrame(history, columns=["step", "seconds", "lr", "loss"]))

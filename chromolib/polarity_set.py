@@ -219,17 +219,20 @@ class PolarityTensors(torch.utils.data.Dataset):
     blur, contrast, gamma and noise for images from other laboratories; ``"none"`` nothing;
     and, unless ``augment`` is ``"none"``, a random tilt of up to ``tilt`` degrees either way
     (the rotation step's own error); ``vflip`` adds an upside-down flip with probability 0.5
-    (for type). Random state comes from ``generator`` so a run is seeded.
+    (for type), and ``swap`` gives such a flipped image the other polarity label (for polarity:
+    a chromosome upside down is the same chromosome p down). Random state comes from
+    ``generator`` so a run is seeded.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, mean: float, std: float,
-                 train: bool = False, augment: str = "flip", tilt: float = 0.0, vflip: bool = False):
+                 train: bool = False, augment: str = "flip", tilt: float = 0.0, vflip: bool = False,
+                 swap: bool = False):
         if augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, not {augment!r}")
         self.images = torch.as_tensor(np.ascontiguousarray(images), dtype=torch.uint8)
         self.labels = torch.as_tensor(np.array(labels), dtype=torch.long)
         self.mean, self.std, self.train, self.augment = float(mean), float(std), train, augment
-        self.tilt, self.vflip = float(tilt), bool(vflip)
+        self.tilt, self.vflip, self.swap = float(tilt), bool(vflip), bool(swap)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -247,18 +250,21 @@ class PolarityTensors(torch.utils.data.Dataset):
         ``generator`` so results do not depend on the device."""
         index = to_device(index, self.images.device)
         x = self.images[index].float().div_(255.0)
+        y = self.labels[index]
         if self.train and self.augment != "none":
             flip = to_device(torch.rand(len(index), generator=generator) < 0.5, x.device)
             x = torch.where(flip[:, None, None], x.flip(-1), x)  # no boolean indexing: no device sync
-            if self.vflip:  # upside down too: for type, which does not depend on polarity
+            if self.vflip:  # upside down too: type does not change, polarity does (swap)
                 flip = to_device(torch.rand(len(index), generator=generator) < 0.5, x.device)
                 x = torch.where(flip[:, None, None], x.flip(-2), x)
+                if self.swap:
+                    y = torch.where(flip, 1 - y, y)
             if self.augment == "robust":
                 x = robust_augment(x, generator)
             if self.tilt:
                 x = tilt_batch(x, self.tilt, generator)
         x = (x - self.mean) / self.std
-        return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous(), self.labels[index]
+        return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous(), y
 
     def __getitem__(self, i: int):
         x, y = self.batch(torch.tensor([i]))
@@ -302,10 +308,10 @@ def prepare_dataset(data: str | Path | None, out_dir: str | Path, n_cells: int =
 
 def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None, progress: bool = False,
                augment: str = "flip", width: int = 0, tilt: float = 0.0, target: str = "polarity",
-               scale: str = "fit") -> tuple[PolarityTensors, PolarityTensors, dict]:
+               scale: str = "fit", turn: bool = False) -> tuple[PolarityTensors, PolarityTensors, dict]:
     """Train and test tensors at ``size`` (x ``width``) px, normalised with the TRAINING split's
     mean/std, labelled for ``target`` (polarity or type; type also flips upside down in
-    training); ``scale`` ``"cell"``: one scale per cell. Rows of any other ``split`` (e.g.
+    training, and so does polarity with ``turn``, its label swapped); ``scale`` ``"cell"``: one scale per cell. Rows of any other ``split`` (e.g.
     ``"val"``) are left out."""
     df = read_manifest(root) if manifest is None else manifest
     tr, te = df[df.split == "train"], df[df.split == "test"]
@@ -313,7 +319,7 @@ def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None
     mean, std = normalisation_stats(x_tr)
     stats = {"mean": mean, "std": std, "n_train": len(tr), "n_test": len(te)}
     return (PolarityTensors(x_tr, target_labels(tr, target), mean, std, train=True, augment=augment, tilt=tilt,
-                            vflip=target == "type"),
+                            vflip=target == "type" or turn, swap=target == "polarity"),
             split_tensors(root, df, "test", size, mean, std, width, target, scale), stats)
 
 

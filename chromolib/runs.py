@@ -143,7 +143,8 @@ def train_run(dataset_dir: str | Path, cfg: TrainConfig, out_dir: str | Path, re
         df.loc[tr, "split"] = split_by_cell(df[tr], 1 - cfg.validation, seed=cfg.seed + 1).map({"train": "train",
                                                                                                  "test": "val"})
     train_set, test_set, stats = load_split(dataset_dir, cfg.image_size, df, progress=progress, augment=cfg.augment,
-                                            width=cfg.width, tilt=cfg.tilt, target=cfg.target, scale=cfg.scale)
+                                            width=cfg.width, tilt=cfg.tilt, target=cfg.target, scale=cfg.scale,
+                                            turn=cfg.turn)
     model = build_model(cfg.arch, cfg.weights, num_classes(cfg))
     t0 = time.perf_counter()
     history = train(model, train_set, cfg, val_set=test_set, out_dir=out, resume=resume,
@@ -269,8 +270,10 @@ def run_setup(config: dict, metrics: dict) -> str:
         what.append(f"{config['augment']} augmentation")
     if config.get("tilt"):
         what.append(f"tilt {config['tilt']:g} deg")
+    if config.get("turn"):
+        what.append("turned with swapped labels")
     if config.get("tta"):
-        what.append("flip TTA")
+        what.append({"turn": "four-flip TTA", "hv": "four-flip TTA"}.get(config["tta"], "flip TTA"))
     if metrics.get("calibration"):
         what.append("calibrated")
     if config.get("precision") not in (None, "auto"):

@@ -118,6 +118,13 @@ def load_shipped(path: str | Path = POLARITY, device: str = "cpu") -> tuple[Trai
             float(packed["threshold"]))
 
 
+def _views(tta) -> str:
+    """What the model card says the test-time augmentation averages."""
+    return {False: "one view", None: "one view", True: "the image and its mirror image averaged",
+            "turn": "the image, its mirror image and both upside down (read with down and up swapped) averaged",
+            "hv": "the four flips averaged"}[tta]
+
+
 def model_card(info: dict, run_dir: str | Path, external: dict | None = None, command: str = "chromolib export") -> str:
     """The model card (Markdown) of a shipped model: what it is, how it was made, on which data,
     how accurate it is with intervals, in another laboratory, and what it cannot do."""
@@ -138,7 +145,7 @@ def model_card(info: dict, run_dir: str | Path, external: dict | None = None, co
         "",
         "## What it is",
         f"- {cfg['arch']} (torchvision), input {size} (dark chromosome on white, padded to the frame keeping its shape),",
-        f"  {'the image and its mirror image averaged' if cfg.get('tta') else 'one view'}; "
+        f"  {_views(cfg.get('tta'))}; "
         f"temperature {info['temperature']:.3f} (calibration); review threshold {info['threshold']:.4f} on max(p, 1 - p).",
         f"- File: `chromolib/models/polarity.pt`, {info['bytes'] / 1e6:.1f} MB: convolution and fully connected weights as",
         "  8-bit integers with one scale per output channel."

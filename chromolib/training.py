@@ -53,7 +53,9 @@ class TrainConfig:
     augment: str = "flip"   # flip (the method) | robust (other laboratories) | none
     width: int = 0           # input width in px; 0: square (image_size x image_size), as in the method
     tilt: float = 0.0        # training images tilted at random by up to this many degrees either way
-    tta: bool | str = False  # True: the image and its mirror image, logits averaged; "hv": the four flips (type)
+    tta: bool | str = False  # True: the image and its mirror image, logits averaged; "hv": the four flips (type);
+    #                          "turn": the four flips, upside-down ones read with down and up swapped (polarity)
+    turn: bool = False       # polarity: training images turned upside down at random, their label swapped
     validation: float = 0.0  # share of the training cases kept aside to fit the temperature (calibration)
     target: str = "polarity"  # polarity (2 classes: down, up) | type (24 classes, karyotype.TYPES)
     scale: str = "fit"       # fit: each crop fills the frame | cell: one scale per cell, so lengths compare (type)
@@ -168,6 +170,9 @@ def train_step(net: nn.Module, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, d
     return (out if torch.is_tensor(out) else out[0]), loss
 
 
+TTA_CHOICES = (False, True, "hv", "turn")
+
+
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 100_003 + epoch)
 
@@ -177,7 +182,11 @@ def logits(model: nn.Module, data: PolarityTensors, batch_size: int = 512, devic
            precision: str = "auto", tta: bool = False) -> np.ndarray:
     """The network's outputs (N, classes) before the softmax; with ``tta`` the mean over the
     image and its mirror image (a horizontal flip does not change polarity or type); with
-    ``tta="hv"`` over the four flips (for type, which does not depend on polarity either)."""
+    ``tta="hv"`` over the four flips (for type, which does not depend on polarity either); with
+    ``tta="turn"`` over the four flips for polarity, the two upside-down views' outputs read
+    with down and up swapped (upside down, the p-up chromosome is p-down)."""
+    if tta not in TTA_CHOICES:
+        raise ValueError(f"tta must be one of {TTA_CHOICES}, not {tta!r}")
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
     data = data.to(dev)  # decoded images once to the device; batches are made there
@@ -186,8 +195,12 @@ def logits(model: nn.Module, data: PolarityTensors, batch_size: int = 512, devic
     for start in progress_bar(range(0, len(data), batch_size), progress, desc="predict"):
         x, _ = data.batch(idx[start:start + batch_size])
         with autocast(dev, precision):
-            views = [x] + ([x.flip(-1)] if tta else []) + ([x.flip(-2), x.flip(-2).flip(-1)] if tta == "hv" else [])
-            z = sum(model(v).float() for v in views) / len(views)
+            views = [x] + ([x.flip(-1)] if tta else [])
+            z = sum(model(v).float() for v in views)
+            if tta in ("hv", "turn"):
+                upside_down = sum(model(v).float() for v in (x.flip(-2), x.flip(-2).flip(-1)))
+                z = z + (upside_down.flip(1) if tta == "turn" else upside_down)
+            z = z / (4 if tta in ("hv", "turn") else len(views))
         out.append(z)
     return torch.cat(out).cpu().numpy() if out else np.zeros((0, 2), dtype=np.float32)
 

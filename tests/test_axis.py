@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
-from chromolib.axis import (AxisConfig, AxisModel, _view_back, axis_loss, axis_net, decode, encode,
-                            network_view, polarity_split, theta_from_axis, train_axis, training_crops,
-                            turned_views, view_transforms, _as_input)
+from chromolib.axis import (AxisConfig, AxisModel, ResidualAxis, ResidualConfig, _view_back, axis_loss, axis_net,
+                            decode, encode, network_view, polarity_split, tall_view, theta_from_axis, tilted_views,
+                            train_axis, train_residual, training_crops, turned_views, view_transforms, _as_input)
 from chromolib.polarity_set import split_by_cell
 from chromolib.rotation import (angle_error, foreground_mask, hull_angle, largest_component, principal_axis_angle,
                                 rotate_to_angle)
@@ -189,6 +189,78 @@ def test_training_needs_a_budget_and_crops():
         train_axis([_straight()], AxisConfig(minutes=0, max_steps=None), progress=False)
     with pytest.raises(ValueError, match="no crops"):
         train_axis([], AxisConfig(max_steps=1), progress=False)
+
+
+# --- the residual network: the hull corrected -----------------------------------------------------
+
+
+@pytest.mark.parametrize("mirror,upside_down", [(False, False), (True, False), (False, True), (True, True)])
+def test_tilted_views_are_tilted_by_the_target_whatever_the_flips(mirror, upside_down):
+    """The residual network's target: a p-up crop (mirrored or upside down, which leave its axis
+    vertical) tilted by ``t`` shows the geometric methods an axis at ``t``, so that the rotation
+    method answers ``hull - t``."""
+    crop = _straight("1")
+    tilts = np.array([-25.0, -8.0, 4.0, 17.0])
+    views = tilted_views([crop], np.zeros(4, int), tilts, np.full(4, mirror), np.full(4, upside_down), 96, 32)
+    assert views.shape == (4, 96, 32) and views.dtype == np.uint8
+    for v, t in zip(views, tilts):
+        assert angle_error(t, _theta(v, hull_angle)) < 3.0
+
+
+def _tilt_model(tilt: float) -> ResidualAxis:
+    """A residual network that always reads ``tilt`` degrees: the last layer's weights zero."""
+    from chromolib.model import basic_resnet
+
+    torch.manual_seed(0)
+    net = basic_resnet("resnet18", 1)
+    with torch.no_grad():
+        net.fc.weight.zero_()
+        net.fc.bias.fill_(tilt / 10.0)
+    return ResidualAxis(net, 0.8, 0.3)
+
+
+def test_residual_model_turns_by_the_hull_minus_the_tilt_it_reads():
+    img = cv2.warpAffine(_straight(), cv2.getRotationMatrix2D((40, 60), 20, 1), (100, 140), borderValue=255)
+    hull = _theta(img, hull_angle)
+    assert angle_error(20.0, hull) < 3.0  # the crop turned 20 degrees counter-clockwise: the hull sees it
+    assert _tilt_model(0.0).angle(img) == pytest.approx(hull % 180, abs=1e-6)
+    assert _tilt_model(7.0).angle(img) == pytest.approx((hull - 7.0) % 180, abs=1e-4)
+    assert _tilt_model(7.0).angles([img, img]).shape == (2,)
+    assert _tilt_model(7.0).angles([]).shape == (0,)
+
+
+def test_residual_four_view_average_reads_a_mirror_image_with_the_opposite_tilt():
+    """With ``tta`` the tilt is odd in the mirror exactly, whatever the weights (here random)."""
+    from chromolib.model import basic_resnet
+
+    torch.manual_seed(3)
+    model = ResidualAxis(basic_resnet("resnet18", 1), 0.8, 0.3, tta=True)
+    views = tilted_views([_straight("1"), _straight("4")], [0, 1], [6.0, -11.0], [False, False], [False, True])
+    t = model.tilts(views)
+    assert np.allclose(model.tilts(views[:, :, ::-1]), -t, atol=1e-4)
+    assert np.allclose(model.tilts(views[:, ::-1]), -t, atol=1e-4)  # upside down: the opposite too
+    assert not np.allclose(model.with_tta(False).tilts(views[:, :, ::-1]), -model.with_tta(False).tilts(views),
+                           atol=1e-3)
+
+
+def test_residual_model_saves_and_loads(tmp_path):
+    model = _tilt_model(-4.0)
+    again = ResidualAxis.load(model.save(tmp_path / "residual.pt"))
+    img = _straight()
+    assert again.angle(img) == pytest.approx(model.angle(img))
+    assert (again.mean, again.std, again.height, again.width, again.tta) == (0.8, 0.3, 96, 32, False)
+
+
+def test_a_tiny_residual_training_run_lowers_the_loss():
+    rng = np.random.default_rng(0)
+    crops = [upright(c, rng, bend=0.0) for c in ("1", "2", "4", "6", "9", "X")]
+    cfg = ResidualConfig(minutes=0, max_steps=12, height=48, width=16, batch_size=16, warmup=2, lr=3e-3, log_every=4)
+    model, history = train_residual(crops, cfg, progress=False)
+    assert list(history.columns) == ["step", "seconds", "lr", "loss"] and history.step.iloc[-1] == 12
+    assert history.loss.iloc[-1] < history.loss.iloc[0]
+    assert model.info["steps"] == 12 and model.info["init"] == "scratch"
+    with pytest.raises(ValueError, match="budget"):
+        train_residual(crops, ResidualConfig(minutes=0, max_steps=None), progress=False)
 
 
 # --- the split: the network never sees a held-out cell --------------------------------------------

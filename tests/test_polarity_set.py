@@ -295,6 +295,23 @@ def test_polarity_tensors_train_flips_horizontally_only(asymmetric_images):
     assert torch.equal(xb, xb2)
 
 
+def test_polarity_tensors_turn_swaps_the_label_of_every_upside_down_image(asymmetric_images):
+    x, y = asymmetric_images
+    data = PolarityTensors(x, y, 0.5, 0.25, train=True, augment="flip", vflip=True, swap=True)
+    xb, yb = data.batch(torch.arange(32), generator=torch.Generator().manual_seed(3))
+    ref = (torch.as_tensor(x, dtype=torch.float32) / 255.0 - 0.5) / 0.25
+    got = xb[:, 0]
+    upright = [torch.allclose(got[i], ref[i], atol=1e-6) or torch.allclose(got[i], ref[i].flip(-1), atol=1e-6)
+               for i in range(32)]
+    turned = [torch.allclose(got[i], ref[i].flip(-2), atol=1e-6) or
+              torch.allclose(got[i], ref[i].flip(-2).flip(-1), atol=1e-6) for i in range(32)]
+    assert all(u != t for u, t in zip(upright, turned))  # each image is one or the other
+    assert 4 <= sum(turned) <= 28
+    for i in range(32):  # upside down: the label is the other one; upright: unchanged
+        assert int(yb[i]) == (1 - y[i] if turned[i] else y[i])
+    assert torch.equal(data.labels, torch.as_tensor(y))  # the stored labels are untouched
+
+
 def test_polarity_tensors_augment_none_changes_nothing(asymmetric_images):
     x, y = asymmetric_images
     a = PolarityTensors(x, y, 0.5, 0.25, train=True, augment="none")

@@ -391,6 +391,26 @@ def test_four_flip_test_time_augmentation_averages_the_four_views():
     assert not np.allclose(logits(model, data, tta=True), expect, atol=1e-3)
 
 
+def test_turn_test_time_augmentation_reads_upside_down_views_with_down_and_up_swapped():
+    from chromolib.training import logits
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 4, 2))
+    data = PolarityTensors(np.random.default_rng(1).integers(0, 255, (5, 8, 4), dtype=np.uint8), np.zeros(5), 0.5, 0.2)
+    x, _ = data.batch(torch.arange(5))
+    with torch.no_grad():
+        upright = model(x) + model(x.flip(-1))
+        turned = model(x.flip(-2)) + model(x.flip(-2).flip(-1))
+        expect = (upright + turned[:, [1, 0]]).numpy() / 4
+    got = logits(model, data, tta="turn")
+    assert np.allclose(got, expect, atol=1e-5)
+    # the image upside down gets exactly the opposite answer: down and up swapped
+    turned_data = PolarityTensors(data.images.numpy()[:, ::-1].copy(), np.zeros(5), 0.5, 0.2)
+    assert np.allclose(logits(model, turned_data, tta="turn"), got[:, [1, 0]], atol=1e-5)
+    with pytest.raises(ValueError, match="tta"):
+        logits(model, data, tta="rotate")
+
+
 # --- GRiCoL (gricol.py) -------------------------------------------------------------------
 
 
