@@ -230,10 +230,13 @@ def run_summary(run) -> dict[str, str]:
     """One run (``runs.load_run``) in a few lines for a reader: network and input, training,
     held-out chromosomes, accuracy with its Wilson interval, errors, the share flagged for
     review, training time; one column of a comparison table."""
+    from .training import TTA_NAMES
+
     c, m = run.config, run.metrics
     size = f"{c['image_size']} x {c.get('width') or c['image_size']} px"
-    extras = [f"tilts up to {c['tilt']:g} degrees" if c.get("tilt") else "", "flip TTA" if c.get("tta") else "",
-              "calibrated" if m.get("calibration") else ""]
+    extras = [f"tilts up to {c['tilt']:g} degrees" if c.get("tilt") else "",
+              "upside-down images with the other label" if c.get("turn") else "",
+              TTA_NAMES[c["tta"]] if c.get("tta") else "", "calibrated" if m.get("calibration") else ""]
     lo, hi = m["accuracy_ci95"]
     return {"network, input": f"{c['arch']}, {size}",
             "training": ", ".join([f"{c['epochs']} epochs, flips", *filter(None, extras)]),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,10 @@ from .images import (background_is_white, canonical_gray, check_separate, for_ea
 from .karyotype import TYPES
 from .karyogram import karyogram_sheet
 from .rotation import DEFAULT_METHOD, background_fill, chromosome_mask, find_angle, is_small, rotate_and_crop
-from .runs import TrainedModel, load_trained
+from .torchfree import POLARITY, TYPE_MODELS, NeedsTorch, NumpyModel, load_numpy_shipped
+
+if TYPE_CHECKING:  # torch: imported only where a run folder (or a GPU) is asked for
+    from .runs import TrainedModel
 
 __all__ = ["OrientModel", "load_orient_model", "TypeModel", "load_type_model", "detect_stain", "Upright", "upright_file", "rotate_folder", "orient_folder", "RESULT_COLUMNS",
            "ROTATION_COLUMNS"]
@@ -38,8 +41,10 @@ POLARITY_UNSURE, TYPE_UNSURE, SMALL = "polarity uncertain", "type uncertain", "s
 
 @dataclass
 class OrientModel:
-    """A trained polarity network and the confidence below which ``orient`` flags a chromosome."""
-    trained: TrainedModel
+    """A trained polarity network and the confidence below which ``orient`` flags a chromosome.
+    ``trained``: a ``runs.TrainedModel`` (torch), or for the shipped model on the CPU a
+    ``torchfree.NumpyModel`` (the same predictions without importing torch)."""
+    trained: TrainedModel | NumpyModel
     threshold: float  # confidence max(p, 1 - p) below which a chromosome is flagged for review
 
     def prob_up(self, crops: list[np.ndarray]) -> np.ndarray:
@@ -50,11 +55,12 @@ class OrientModel:
 
 def load_orient_model(run_dir: str | Path | None = None, device: str = "cpu") -> OrientModel:
     """Load RUN_DIR (written by ``chromolib train``): config, normalisation, weights, threshold;
-    without RUN_DIR the model that ships with chromolib (``shipped.POLARITY``)."""
+    without RUN_DIR the model that ships with chromolib (``shipped.POLARITY``): on the CPU in
+    numpy (``torchfree``, no torch import), on another ``device`` with torch."""
     if run_dir is None:
-        from .shipped import load_shipped
+        return OrientModel(*_shipped(POLARITY, device))
+    from .runs import load_trained
 
-        return OrientModel(*load_shipped(device=device))
     run = Path(run_dir)
     review = run / "review.json"
     threshold = json.loads(review.read_text())["threshold"] if review.exists() else 0.9
@@ -64,8 +70,8 @@ def load_orient_model(run_dir: str | Path | None = None, device: str = "cpu") ->
 @dataclass
 class TypeModel:
     """A trained type network (24 classes), the stain it was trained on, and the confidence of
-    the assigned type below which ``orient`` flags a chromosome."""
-    trained: TrainedModel
+    the assigned type below which ``orient`` flags a chromosome (``trained`` as in ``OrientModel``)."""
+    trained: TrainedModel | NumpyModel
     threshold: float
     stain: str = ""
 
@@ -85,8 +91,11 @@ def detect_stain(crops: list[np.ndarray]) -> str:
 
 def load_type_model(stain: str, run_dir: str | Path | None = None, device: str = "cpu") -> TypeModel | None:
     """A type run (``train --profile type``) or, without ``run_dir``, the type model that ships
-    for ``stain``; ``None`` when this installation ships none for that stain."""
+    for ``stain`` (on the CPU in numpy, as ``load_orient_model``); ``None`` when this installation
+    ships none for that stain."""
     if run_dir is not None:
+        from .runs import load_trained
+
         run = Path(run_dir)
         review = run / "review.json"
         threshold = json.loads(review.read_text())["threshold"] if review.exists() else 0.5
@@ -94,11 +103,22 @@ def load_type_model(stain: str, run_dir: str | Path | None = None, device: str =
         if trained.target != "type":
             raise ValueError(f"{run} is a polarity run, not a type run (`chromolib train --profile type`)")
         return TypeModel(trained, threshold, stain)
-    from .shipped import TYPE_MODELS, load_shipped
-
     if not TYPE_MODELS[stain].exists():
         return None
-    return TypeModel(*load_shipped(TYPE_MODELS[stain], device=device), stain)
+    return TypeModel(*_shipped(TYPE_MODELS[stain], device), stain)
+
+
+def _shipped(path: Path, device: str) -> tuple[TrainedModel | NumpyModel, float]:
+    """A shipped model and its threshold: on the CPU without torch (``torchfree``) where its
+    architecture allows, else with torch (``shipped.load_shipped``)."""
+    if device == "cpu":
+        try:
+            return load_numpy_shipped(path)
+        except NeedsTorch:
+            pass
+    from .shipped import load_shipped
+
+    return load_shipped(path, device=device)
 
 
 class Upright(NamedTuple):

@@ -26,7 +26,7 @@ from .polarity_set import (PolarityTensors, load_split, network_input, read_mani
                            test_tensors)
 from .repro import device as pick_device
 from .repro import environment, set_seed
-from .training import TrainConfig, logits, num_classes, predict, train
+from .training import TTA_NAMES, TrainConfig, logits, num_classes, predict, train
 
 __all__ = ["TrainedModel", "Run", "train_run", "evaluate_run", "load_trained", "load_run", "evaluate_shifts", "run_setup",
            "reference_runs"]
@@ -271,9 +271,9 @@ def run_setup(config: dict, metrics: dict) -> str:
     if config.get("tilt"):
         what.append(f"tilt {config['tilt']:g} deg")
     if config.get("turn"):
-        what.append("turned with swapped labels")
+        what.append("upside-down images with the other label")
     if config.get("tta"):
-        what.append({"turn": "four-flip TTA", "hv": "four-flip TTA"}.get(config["tta"], "flip TTA"))
+        what.append(TTA_NAMES[config["tta"]])
     if metrics.get("calibration"):
         what.append("calibrated")
     if config.get("precision") not in (None, "auto"):

@@ -19,18 +19,11 @@ import torch
 from .images import first_line
 from .model import BASIC_RESNETS, basic_resnet, build_model
 from .runs import TrainedModel, load_trained
+from .torchfree import FORMAT, MODELS, POLARITY, STAINS, TYPE_MODELS  # noqa: F401 (the names live there, torch-free)
 from .training import num_classes
 
 __all__ = ["MODELS", "POLARITY", "STAINS", "TYPE_MODELS", "default_path", "type_model_card", "quantize_state", "dequantize_state", "export_run", "load_shipped", "model_card"]
 
-MODELS = Path(__file__).resolve().parent / "models"
-POLARITY = MODELS / "polarity.pt"
-#: the stains a type model is made for: G-band (dark bands on a white background) and Q-band
-#: (bright fluorescent bands on black)
-STAINS = ("gband", "qband")
-#: the shipped type models, by stain
-TYPE_MODELS = {stain: MODELS / f"type-{stain}.pt" for stain in STAINS}
-FORMAT = "chromolib-shipped-1"
 
 
 def quantize_state(state: dict[str, torch.Tensor]) -> dict:

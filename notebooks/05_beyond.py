@@ -58,6 +58,7 @@ glue("data_note", book.data_note(ds["data"], ds["cells"], ds["chromosomes"],
 levers = pd.read_csv(results / "polarity-levers" / "levers.csv", index_col="lever")
 cpu = load_run(results / "pki3-cpu")
 cpu_otsu = load_run(results / "pki3-cpu-otsu")  # the same recipe on crops made vertical on Otsu's mask
+cpu_noturn = load_run(results / "pki3-cpu-noturn")  # the same recipe without the upside-down images
 quick = load_run(results / "pki3-quick-all")
 external = json.loads((results / "pki3-cpu" / "karyonet.json").read_text())
 
@@ -100,7 +101,8 @@ book.table(shown.rename(columns={"flagged % at 0.5 % error": "flagged %"}),
 # The best single lever is {glue:text}`best_lever` ({glue:text}`best_gain:+.2f` points, McNemar
 # p = {glue:text}`best_p:.2f`): {glue:text}`lever_verdict` The `cpu` profile combines the tall
 # frame and the tilts with a schedule two and a half times as long, a tenth of the training
-# cases kept aside to calibrate the probabilities, and test-time flips.
+# cases kept aside to calibrate the probabilities, test-time flips, and one more lever measured
+# on all of Pki-3 below: every image also upside down, with the other label.
 #
 # ## The `cpu` recipe on all of Pki-3
 # {numref}`tab-be-cpu` is the committed reference run of the `cpu` profile on all 612 Pki-3
@@ -125,7 +127,13 @@ glue("quick_acc", 100 * quick.metrics["accuracy"])
 glue("only_quick", test["only_a_right"])
 glue("only_cpu", test["only_b_right"])
 glue("cpu_vs_quick_p", test["p_value"])
-mask_test = mcnemar_runs(cpu_otsu.predictions, cpu.predictions)
+turn_test = mcnemar_runs(cpu_noturn.predictions, cpu.predictions)
+glue("noturn_acc", 100 * cpu_noturn.metrics["accuracy"])
+glue("noturn_flagged", 100 * cpu_noturn.review["report_flagged_fraction"])
+glue("only_noturn", turn_test["only_a_right"])
+glue("only_turn", turn_test["only_b_right"])
+glue("turn_p", turn_test["p_value"])
+mask_test = mcnemar_runs(cpu_otsu.predictions, cpu_noturn.predictions)
 glue("otsu_acc", 100 * cpu_otsu.metrics["accuracy"])
 glue("only_otsu", mask_test["only_a_right"])
 glue("only_outline", mask_test["only_b_right"])
@@ -148,12 +156,22 @@ book.table(pd.DataFrame({"quick profile": book.run_summary(quick), "cpu profile"
 # {glue:text}`only_quick` times and the recipe alone {glue:text}`only_cpu` times (exact McNemar
 # p = {glue:text}`cpu_vs_quick_p:.2g`). {glue:text}`gap_verdict`
 #
-# Part of that gain is not the network's. The same recipe trained and tested on crops that the
-# rotation step had made vertical on Otsu's mask, the default before chapter 1's outline mask,
-# reached {glue:text}`otsu_acc:.2f` %; on the same chromosomes the outline-mask run alone is right
-# {glue:text}`only_outline` times and the Otsu run alone {glue:text}`only_otsu` times (p =
-# {glue:text}`otsu_p:.2g`). A chromosome left tilted by the first step is a harder picture for the
-# second: the better the axis, the fewer polarity errors.
+# The last lever is free. A chromosome turned upside down is the same chromosome with its short
+# arm down, so every training image can be shown the other way up with the other label, and at
+# test time the network can read each chromosome four ways - as it is, mirrored, and both upside
+# down with "up" and "down" swapped - and average (`TrainConfig.turn`, `tta="turn"`). The network
+# then sees each chromosome in both poses, and its answer for a chromosome upside down is exactly
+# the opposite of its answer for the chromosome. Without it the recipe reached
+# {glue:text}`noturn_acc:.2f` % and flagged {glue:text}`noturn_flagged:.1f` %; on the same
+# chromosomes the run without it alone is right {glue:text}`only_noturn` times and the recipe
+# alone {glue:text}`only_turn` times (p = {glue:text}`turn_p:.2g`).
+#
+# Part of the gain is not the network's. The recipe without the upside-down images, trained and
+# tested on crops that the rotation step had made vertical on Otsu's mask, the default before
+# chapter 1's outline mask, reached {glue:text}`otsu_acc:.2f` %; on the same chromosomes the
+# outline-mask run alone is right {glue:text}`only_outline` times and the Otsu run alone
+# {glue:text}`only_otsu` times (p = {glue:text}`otsu_p:.2g`). A chromosome left tilted by the
+# first step is a harder picture for the second: the better the axis, the fewer polarity errors.
 #
 # ## How well does P(up) separate up from down?
 # The receiver operating characteristic ({numref}`fig-be-roc`) follows every threshold on the
