@@ -13,7 +13,6 @@ about a millisecond for a cell.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from .karyotype import TYPES
 
@@ -106,6 +105,8 @@ def assign_cell(probs: np.ndarray, extra_cost: float = EXTRA_COPY_COST) -> np.nd
 
 def assign_by_cell(probs: np.ndarray, cells, extra_cost: float = EXTRA_COPY_COST) -> np.ndarray:
     """``assign_cell`` on the rows of each cell (``cells``: one name per row)."""
+    import pandas as pd  # here only: `chromolib orient` assigns one cell without pandas
+
     cells = pd.Series([str(c) for c in cells])
     out = np.empty(len(cells), dtype=int)
     for _, idx in cells.groupby(cells).groups.items():

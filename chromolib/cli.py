@@ -56,22 +56,25 @@ def _evaluate(args) -> int:
 def _orient(args) -> int:
     import time
 
-    import pandas as pd
-
-    from .orient import load_orient_model, load_type_model, orient_folder
+    from .orient import load_orient_model, load_type_model, orient_rows
 
     t0 = time.perf_counter()
     model = load_orient_model(args.model, device=args.device)
-    labels = pd.read_csv(args.labels, dtype=str) if args.labels else None
+    if args.labels:
+        import pandas as pd
+
+        labels = pd.read_csv(args.labels, dtype=str)
+    else:
+        labels = None
     types = load_type_model(args.stain, args.type_model, args.device) if args.type_model else args.stain
-    res = orient_folder(args.in_dir, args.out_dir, model, method=args.method, labels=labels, progress=not args.quiet,
-                        types=types)
-    bad = int((res.error != "").sum())
+    res = orient_rows(args.in_dir, args.out_dir, model, method=args.method, labels=labels, progress=not args.quiet,
+                      types=types)
+    bad = sum(r["error"] != "" for r in res)
     ok = len(res) - bad
     if not args.quiet:
-        flagged = int((res.needs_review == "True").sum())
+        flagged = sum(r["needs_review"] == "True" for r in res)
         secs = time.perf_counter() - t0
-        typed = (res.chromosome != "").any()
+        typed = any(r["chromosome"] != "" for r in res)
         print(f"{ok} of {len(res)} files oriented{' and typed' if typed else ''} ({flagged} flagged needs_review), "
               f"{bad} failed; {secs:.2f} s, {1000 * secs / max(len(res), 1):.0f} ms per file")
         if not typed and ok:

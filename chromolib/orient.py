@@ -10,13 +10,13 @@ outside the input folder, so no original is ever overwritten.
 """
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from .assignment import assign_cell
 from .images import (background_is_white, canonical_gray, check_separate, for_each_file, list_images, read_image,
@@ -26,10 +26,12 @@ from .karyogram import karyogram_sheet
 from .rotation import DEFAULT_METHOD, background_fill, chromosome_mask, find_angle, is_small, rotate_and_crop
 from .torchfree import POLARITY, TYPE_MODELS, NeedsTorch, NumpyModel, load_numpy_shipped
 
-if TYPE_CHECKING:  # torch: imported only where a run folder (or a GPU) is asked for
+if TYPE_CHECKING:  # torch and pandas: imported only where a run folder (or a GPU) or a table is asked for
+    import pandas as pd
+
     from .runs import TrainedModel
 
-__all__ = ["OrientModel", "load_orient_model", "TypeModel", "load_type_model", "detect_stain", "Upright", "upright_file", "rotate_folder", "orient_folder", "RESULT_COLUMNS",
+__all__ = ["OrientModel", "load_orient_model", "TypeModel", "load_type_model", "detect_stain", "Upright", "upright_file", "rotate_folder", "orient_folder", "orient_rows", "RESULT_COLUMNS",
            "ROTATION_COLUMNS"]
 
 RESULT_COLUMNS = ["file", "rotation_angle", "polarity", "probability", "flipped", "chromosome", "type_probability",
@@ -162,13 +164,27 @@ def rotate_folder(in_dir: str | Path, out_dir: str | Path, method: str = DEFAULT
     rows = [{"file": f.name, "angle": "" if err else f"{angle:.3f}", "error": err}
             for f, angle, err in for_each_file(files, work, progress, desc="rotate", log=log)]
     write_csv_atomic(out / "rotation.csv", rows, ROTATION_COLUMNS)
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=ROTATION_COLUMNS)
 
 
 def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, method: str = DEFAULT_METHOD,
                   labels: pd.DataFrame | None = None, progress: bool = True, log=None,
                   types: TypeModel | str | None = "auto") -> pd.DataFrame:
-    """Orient every file in ``in_dir`` (one cell) into ``out_dir``; return (and write) ``results.csv``.
+    """``orient_rows`` as a table (columns ``RESULT_COLUMNS``)."""
+    import pandas as pd
+
+    return pd.DataFrame(orient_rows(in_dir, out_dir, model, method, labels, progress, log, types),
+                        columns=RESULT_COLUMNS)
+
+
+def orient_rows(in_dir: str | Path, out_dir: str | Path, model: OrientModel, method: str = DEFAULT_METHOD,
+                labels: pd.DataFrame | None = None, progress: bool = True, log=None,
+                types: TypeModel | str | None = "auto") -> list[dict[str, str]]:
+    """Orient every file in ``in_dir`` (one cell) into ``out_dir``; return (and write) the rows of
+    ``results.csv`` (one dict of ``RESULT_COLUMNS`` per file; ``chromolib orient`` reads them
+    without importing pandas).
 
     Types (the ``chromosome`` column and the sheet's layout) come from ``labels`` (file,
     chromosome) when given, else from ``types``: a ``TypeModel``, ``"auto"`` (the shipped model
@@ -186,8 +202,9 @@ def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, m
     results_path = out / "results.csv"
     done: dict[str, dict] = {}
     if results_path.exists():
-        prev = pd.read_csv(results_path, dtype=str, keep_default_na=False)
-        for row in prev.to_dict("records"):
+        with open(results_path, newline="", encoding="utf-8") as fh:
+            prev = list(csv.DictReader(fh))
+        for row in prev:
             if not row.get("error") and (out / _output_name(Path(row["file"]))).exists():
                 done[row["file"]] = row
     rows: dict[str, dict] = {name: done[name] for name in (f.name for f in files) if name in done}
@@ -216,7 +233,7 @@ def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, m
     write_csv_atomic(results_path, ordered, RESULT_COLUMNS)
     sheet = karyogram_sheet([canonical_gray(i) for i in oriented], names)
     write_image_atomic(out / "karyogram.png", sheet)
-    return pd.DataFrame(ordered, columns=RESULT_COLUMNS)
+    return ordered
 
 
 def _types(rows: list[dict], oriented: list[np.ndarray], labels: pd.DataFrame | None,
