@@ -228,6 +228,18 @@ glue("syn_hull_med", cell("synthetic straight", "outline", "hull", "median (deg)
 glue("hull_ms_total", cell("Pki-3 held out", "outline", "hull", "ms mask + angle"))
 glue("sweep_ms_total", cell("Pki-3 held out", "outline", "sweep", "ms mask + angle"))
 glue("default_method", DEFAULT_METHOD)
+learned = pd.concat([pd.read_csv(Path(results) / "rotation" / f"{f}.csv") for f in ("learned_axis", "residual_axis")])
+
+
+def learned_cell(set_name, method, column):
+    return float(learned[(learned.set == set_name) & (learned.method == method)][column].iloc[0])
+
+
+for key, name in (("pk", "Pki-3 held out"), ("kn", "KaryoNet")):
+    for short, method in (("sq", "learned"), ("res", "hull + residual network")):
+        glue(f"{key}_{short}_med", learned_cell(name, method, "median (deg)"))
+        glue(f"{key}_{short}_p95", learned_cell(name, method, "95th pct (deg)"))
+glue("res_ms", learned_cell("Pki-3 held out", "hull + residual network", "ms per chromosome"))
 
 
 def accuracy(set_name, method, mask):
@@ -280,6 +292,18 @@ book.table(accept.round(2), "Angle error (degrees) of each axis after undoing a 
 # the karyogram's own tilt, which no geometry recovers. The Pki-3 crops are cut tight, their pale
 # rims often touching the crop's edge, and such a straight cut can help the minimum-width axes;
 # KaryoNet's crops, centred in large frames, have none.
+#
+# **Learning the vertical.** If the karyograms follow a person's habit rather than a rule, a
+# network might learn the habit: every p-up crop turned by a known angle is a free example
+# (`chromolib.axis`, trained on the Pki-3 training cells only). A small network that reads the
+# axis from the crop at any angle reaches {glue:text}`pk_sq_med:.2f` / {glue:text}`pk_sq_p95:.1f`
+# degrees (median / 95th percentile) on the held-out Pki-3 cells and
+# {glue:text}`kn_sq_med:.2f` / {glue:text}`kn_sq_p95:.1f` on KaryoNet; a ResNet that reads the tilt
+# the hull left, in the polarity network's tall frame, {glue:text}`pk_res_med:.2f` /
+# {glue:text}`pk_res_p95:.1f` and {glue:text}`kn_res_med:.2f` / {glue:text}`kn_res_p95:.1f`
+# ({glue:text}`res_ms:.1f` ms a chromosome). Both shorten the Pki-3 tail and lose at the median,
+# and neither helps in the other laboratory: the habit learnt is one laboratory's, and the large
+# errors of bent chromosomes remain (`results/rotation/learned_axis.txt`, `residual_axis.txt`).
 #
 # **What the tools use.** `chromolib.rotation.DEFAULT_METHOD` is {glue:text}`default_method`
 # on the outline: the best median on both laboratories' karyograms, {glue:text}`hull_ms_total:.2f`
