@@ -20,6 +20,7 @@ from torch import nn
 from .progress import progress_bar, tqdm
 
 from .gricol import GridLoss, GridReconstruction
+from .torchfree import TTA_CHOICES  # one home: the numpy path reads the same views
 from .polarity_set import PolarityTensors
 from .repro import device as pick_device
 
@@ -173,7 +174,6 @@ def train_step(net: nn.Module, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, d
     return (out if torch.is_tensor(out) else out[0]), loss
 
 
-TTA_CHOICES = (False, True, "hv", "turn")
 #: how a run's setup names its test-time views (``runs.run_setup``, ``book.run_summary``)
 TTA_NAMES = {True: "flip TTA", "hv": "four-flip TTA", "turn": "four-flip TTA (upside down: down and up swapped)"}
 
