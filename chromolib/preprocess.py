@@ -13,7 +13,7 @@ import numpy as np
 
 from .images import canonical_gray
 
-__all__ = ["CELL_MEDIAN_SHARE", "fit_resize", "square_resize", "cell_scaled", "network_input"]
+__all__ = ["CELL_MEDIAN_SHARE", "fit_resize", "square_resize", "cell_scaled", "network_input", "NetworkReader"]
 
 
 def fit_resize(gray: np.ndarray, height: int, width: int, fill: int = 255) -> np.ndarray:
@@ -80,3 +80,40 @@ def network_input(grays: Iterable[np.ndarray], size: int, width: int = 0, cells=
         for i in idx:
             out[i] = cell_scaled(grays[i], scale, size, w)
     return out
+
+
+class NetworkReader:
+    """What a trained network's run ``config`` says about reading crops, shared by the torch model
+    (``runs.TrainedModel``) and the numpy one (``torchfree.NumpyModel``): its input frame, its
+    target, how crops become its input, and the probabilities of upright crops. A subclass has
+    ``config`` and gives ``tensors(images)`` and ``predict(tensors)``."""
+    config: dict
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Input (height, width) in pixels."""
+        return int(self.config["image_size"]), int(self.config.get("width") or self.config["image_size"])
+
+    @property
+    def target(self) -> str:
+        """What the network tells: ``"polarity"`` or ``"type"``."""
+        return self.config.get("target", "polarity")
+
+    def network_input(self, crops: list[np.ndarray], cells=None) -> np.ndarray:
+        """Upright crops as this network reads them (one scale per cell where it was trained so;
+        without ``cells`` the crops count as one cell)."""
+        if self.config.get("scale", "fit") == "cell":
+            cells = ["cell"] * len(crops) if cells is None else cells
+            return network_input(crops, *self.size, cells=cells)
+        return network_input(crops, *self.size)
+
+    def prob_up(self, crops: list[np.ndarray]) -> np.ndarray:
+        """P(up) for upright crops (any depth, either background)."""
+        return self.predict(self.tensors(self.network_input(crops)))[:, 1]
+
+    def type_probs(self, crops: list[np.ndarray], cells=None) -> np.ndarray:
+        """(N, 24) type probabilities (columns ``karyotype.TYPES``) for upright crops; ``cells``
+        names each crop's cell (default: all one cell)."""
+        if self.target != "type":
+            raise ValueError("this is a polarity model, not a type model")
+        return self.predict(self.tensors(self.network_input(crops, cells)))

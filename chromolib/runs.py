@@ -22,7 +22,8 @@ from .evaluation import choose_threshold, confusion, fit_temperature, polarity_m
 from .karyotype import TYPES
 from .images import first_line
 from .model import build_model
-from .polarity_set import (PolarityTensors, load_split, network_input, read_manifest, split_by_cell, split_tensors,
+from .preprocess import NetworkReader
+from .polarity_set import (PolarityTensors, load_split, read_manifest, split_by_cell, split_tensors,
                            test_tensors)
 from .repro import device as pick_device
 from .repro import environment, set_seed
@@ -33,7 +34,7 @@ __all__ = ["TrainedModel", "Run", "train_run", "evaluate_run", "load_trained", "
 
 
 @dataclass
-class TrainedModel:
+class TrainedModel(NetworkReader):
     """A trained polarity network with what prediction needs: its input size, the training
     split's normalisation, test-time flips and the calibration temperature. ``predict`` is the
     one path from images to probabilities for evaluation, the review threshold and ``orient``."""
@@ -42,24 +43,6 @@ class TrainedModel:
     mean: float
     std: float
     temperature: float = 1.0
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """Input (height, width) in pixels."""
-        return int(self.config["image_size"]), int(self.config.get("width") or self.config["image_size"])
-
-    @property
-    def target(self) -> str:
-        """What the network tells: ``"polarity"`` or ``"type"``."""
-        return self.config.get("target", "polarity")
-
-    def network_input(self, crops: list[np.ndarray], cells=None) -> np.ndarray:
-        """Upright crops as this network reads them (one scale per cell where it was trained so;
-        without ``cells`` the crops count as one cell)."""
-        if self.config.get("scale", "fit") == "cell":
-            cells = ["cell"] * len(crops) if cells is None else cells
-            return network_input(crops, *self.size, cells=cells)
-        return network_input(crops, *self.size)
 
     def tensors(self, images: np.ndarray, labels=None) -> PolarityTensors:
         """uint8 images (N, height, width), dark on white, as this network reads them."""
@@ -73,17 +56,6 @@ class TrainedModel:
     def logits(self, data: PolarityTensors) -> np.ndarray:
         """The network's outputs (N, classes) with the run's test-time flips, before the temperature."""
         return logits(self.model, data, tta=self.config.get("tta") or False)
-
-    def prob_up(self, crops: list[np.ndarray]) -> np.ndarray:
-        """P(up) for upright crops (any depth, either background)."""
-        return self.predict(self.tensors(self.network_input(crops)))[:, 1]
-
-    def type_probs(self, crops: list[np.ndarray], cells=None) -> np.ndarray:
-        """(N, 24) type probabilities (columns ``karyotype.TYPES``) for upright crops; ``cells``
-        names each crop's cell (default: all one cell)."""
-        if self.target != "type":
-            raise ValueError("this is a polarity model, not a type model")
-        return self.predict(self.tensors(self.network_input(crops, cells)))
 
     def test_set(self, dataset_dir: str | Path, manifest: pd.DataFrame | None = None) -> PolarityTensors:
         """The test split of a data set, as this network reads it."""

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .images import first_line
-from .preprocess import network_input
+from .preprocess import NetworkReader
 
 __all__ = ["MODELS", "POLARITY", "STAINS", "TYPE_MODELS", "FORMAT", "BLOCKS", "read_torch_file", "dequantize",
            "NumpyResNet", "NumpyModel", "NeedsTorch", "load_numpy_shipped"]
@@ -274,7 +274,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-class NumpyModel:
+class NumpyModel(NetworkReader):
     """A shipped network with what prediction needs, as ``runs.TrainedModel`` offers it
     (``prob_up``, ``type_probs``, ``predict``, ``logits``, ``tensors``, ``network_input``,
     ``size``, ``target``) but without torch: ``tensors`` gives the normalised float32 images
@@ -283,23 +283,6 @@ class NumpyModel:
     def __init__(self, net: NumpyResNet, config: dict, mean: float, std: float, temperature: float = 1.0):
         self.net, self.config = net, config
         self.mean, self.std, self.temperature = float(mean), float(std), float(temperature)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """Input (height, width) in pixels."""
-        return int(self.config["image_size"]), int(self.config.get("width") or self.config["image_size"])
-
-    @property
-    def target(self) -> str:
-        """What the network tells: ``"polarity"`` or ``"type"``."""
-        return self.config.get("target", "polarity")
-
-    def network_input(self, crops: list[np.ndarray], cells=None) -> np.ndarray:
-        """Upright crops as this network reads them (``TrainedModel.network_input``)."""
-        if self.config.get("scale", "fit") == "cell":
-            cells = ["cell"] * len(crops) if cells is None else cells
-            return network_input(crops, *self.size, cells=cells)
-        return network_input(crops, *self.size)
 
     def tensors(self, images: np.ndarray, labels=None) -> np.ndarray:
         """uint8 images (N, height, width), dark on white, normalised as in training
@@ -328,18 +311,6 @@ class NumpyModel:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities (N, classes), for polarity column 1 = up: softmax(logits / temperature)."""
         return _softmax(self.logits(x) / np.float32(self.temperature))
-
-    def prob_up(self, crops: list[np.ndarray]) -> np.ndarray:
-        """P(up) for upright crops (any depth, either background)."""
-        return self.predict(self.tensors(self.network_input(crops)))[:, 1]
-
-    def type_probs(self, crops: list[np.ndarray], cells=None) -> np.ndarray:
-        """(N, 24) type probabilities (columns ``karyotype.TYPES``); ``cells`` names each crop's
-        cell (default: all one cell)."""
-        if self.target != "type":
-            raise ValueError("this is a polarity model, not a type model")
-        return self.predict(self.tensors(self.network_input(crops, cells)))
-
 
 class NeedsTorch(ValueError):
     """A shipped model of an architecture this module does not run (load it with ``shipped.load_shipped``)."""
