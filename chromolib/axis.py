@@ -266,13 +266,51 @@ class AxisConfig:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
 
-def _lr(cfg: AxisConfig, step: int, seconds: float) -> float:
+def _lr(cfg: "AxisConfig | ResidualConfig", step: int, seconds: float) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     frac = seconds / (60.0 * cfg.minutes) if cfg.minutes and cfg.minutes > 0 else 0.0
     if cfg.max_steps:
         frac = max(frac, step / cfg.max_steps)
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(max(frac, 0.0), 1.0)))
+
+
+def _fit(net, opt, config, batch_loss, desc: str, progress: bool) -> tuple[pd.DataFrame, int, float]:
+    """The loop ``train_axis`` and ``train_residual`` share: until ``config.minutes`` of wall-clock
+    time or ``config.max_steps`` steps, set the learning rate (``_lr``: warm-up, then a cosine over
+    the budget), take ``batch_loss()`` (a fresh random batch's loss) and step; every
+    ``config.log_every`` steps a history row (step, seconds, lr, mean loss since the last row).
+    Returns the history, the steps taken and the seconds spent."""
+    budget = 60.0 * config.minutes if config.minutes else math.inf
+    by_time = bool(config.minutes)  # the bar counts seconds of the budget, else steps
+    bar = progress_bar(total=round(budget) if by_time else config.max_steps, enabled=progress, desc=desc,
+                       unit="s" if by_time else "step")
+    history, losses, step, t0 = [], [], 0, time.perf_counter()
+    net.train()
+    while True:
+        spent = time.perf_counter() - t0
+        if spent >= budget or (config.max_steps is not None and step >= config.max_steps):
+            break
+        lr = _lr(config, step, spent)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss = batch_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        step += 1
+        spent = time.perf_counter() - t0
+        if step % config.log_every == 0:
+            history.append({"step": step, "seconds": round(spent, 1), "lr": lr, "loss": float(np.mean(losses))})
+            bar.set_postfix(step=step, loss=f"{history[-1]['loss']:.4f}")
+            losses = []
+        bar.update(min(round(spent), bar.total) - bar.n if by_time else 1)
+    bar.close()
+    if losses:
+        history.append({"step": step, "seconds": round(time.perf_counter() - t0, 1), "lr": lr,
+                        "loss": float(np.mean(losses))})
+    return pd.DataFrame(history, columns=["step", "seconds", "lr", "loss"]), step, time.perf_counter() - t0
 
 
 def train_axis(crops: Sequence[np.ndarray], config: AxisConfig = AxisConfig(), progress: bool = True,
@@ -293,44 +331,20 @@ def train_axis(crops: Sequence[np.ndarray], config: AxisConfig = AxisConfig(), p
     rng = np.random.default_rng(config.seed)
     net = axis_net(config.size, config.channels, config.hidden)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    budget = 60.0 * config.minutes if config.minutes else math.inf
-    by_time = bool(config.minutes)  # the bar counts seconds of the budget, else steps
-    bar = progress_bar(total=round(budget) if by_time else config.max_steps, enabled=progress, desc="train axis",
-                       unit="s" if by_time else "step")
-    history, losses, step, t0 = [], [], 0, time.perf_counter()
-    net.train()
-    while True:
-        spent = time.perf_counter() - t0
-        if spent >= budget or (config.max_steps is not None and step >= config.max_steps):
-            break
-        lr = _lr(config, step, spent)
-        for g in opt.param_groups:
-            g["lr"] = lr
+
+    def batch_loss():
         index = rng.integers(0, len(crops), config.batch_size)
         angles = rng.uniform(0.0, 360.0, config.batch_size)
         mirror = rng.random(config.batch_size) < 0.5 if config.mirror else np.zeros(config.batch_size, bool)
         x = _as_input(turned_views(crops, index, angles, mirror, config.size))
-        loss = axis_loss(net(x), torch.from_numpy(encode(angles)).float())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        step += 1
-        spent = time.perf_counter() - t0
-        if step % config.log_every == 0:
-            history.append({"step": step, "seconds": round(spent, 1), "lr": lr, "loss": float(np.mean(losses))})
-            bar.set_postfix(step=step, loss=f"{history[-1]['loss']:.4f}")
-            losses = []
-        bar.update(min(round(spent), bar.total) - bar.n if by_time else 1)
-    bar.close()
-    if losses:
-        history.append({"step": step, "seconds": round(time.perf_counter() - t0, 1), "lr": lr,
-                        "loss": float(np.mean(losses))})
-    info = {**asdict(config), "steps": step, "train_seconds": round(time.perf_counter() - t0, 1),
+        return axis_loss(net(x), torch.from_numpy(encode(angles)).float())
+
+    history, step, seconds = _fit(net, opt, config, batch_loss, "train axis", progress)
+    info = {**asdict(config), "steps": step, "train_seconds": round(seconds, 1),
             "n_crops": len(crops), "threads": torch.get_num_threads(), "torch": torch.__version__}
     model = AxisModel(net, config.size, config.channels, config.hidden, info=info)
     model.info["parameters"] = model.parameters()
-    return model, pd.DataFrame(history, columns=["step", "seconds", "lr", "loss"])
+    return model, history
 
 
 # --- the data: Pki-3's training side ------------------------------------------------------------
@@ -489,7 +503,7 @@ class ResidualAxis:
 class ResidualConfig:
     """How ``train_residual`` trains: tilts drawn half from N(0, ``near``) and half uniform in
     +-``far`` degrees (the hull's errors: most within a few degrees, bent chromosomes far out);
-    AdamW, warm-up then a cosine to zero over the budget (``AxisConfig``'s schedule)."""
+    AdamW, warm-up then a cosine to zero over the budget (``_lr``, as ``train_axis``)."""
     minutes: float = 12.0
     max_steps: int | None = None
     height: int = 96
@@ -534,46 +548,20 @@ def train_residual(crops: Sequence[np.ndarray], config: ResidualConfig = Residua
         net.fc.weight.zero_()
         net.fc.bias.zero_()
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    schedule = AxisConfig(minutes=config.minutes, max_steps=config.max_steps, lr=config.lr, warmup=config.warmup)
     loss_fn = torch.nn.SmoothL1Loss(beta=1.0 / TILT_SCALE)
-    budget = 60.0 * config.minutes if config.minutes else math.inf
-    by_time = bool(config.minutes)
-    bar = progress_bar(total=round(budget) if by_time else config.max_steps, enabled=progress, desc="train residual",
-                       unit="s" if by_time else "step")
-    history, losses, step, t0 = [], [], 0, time.perf_counter()
-    net.train()
     b = config.batch_size
-    while True:
-        spent = time.perf_counter() - t0
-        if spent >= budget or (config.max_steps is not None and step >= config.max_steps):
-            break
-        lr = _lr(schedule, step, spent)
-        for g in opt.param_groups:
-            g["lr"] = lr
+
+    def batch_loss():
         index = rng.integers(0, len(crops), b)
         near = rng.random(b) < 0.5
         tilts = np.where(near, rng.normal(0.0, config.near, b), rng.uniform(-config.far, config.far, b))
         views = tilted_views(crops, index, tilts, rng.random(b) < 0.5, rng.random(b) < 0.5, config.height,
                              config.width)
         out = net(_tall_input(views, mean, std))[:, 0]
-        loss = loss_fn(out, torch.from_numpy(tilts / TILT_SCALE).float())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        step += 1
-        spent = time.perf_counter() - t0
-        if step % config.log_every == 0:
-            history.append({"step": step, "seconds": round(spent, 1), "lr": lr, "loss": float(np.mean(losses))})
-            bar.set_postfix(step=step, loss=f"{history[-1]['loss']:.4f}")
-            losses = []
-        bar.update(min(round(spent), bar.total) - bar.n if by_time else 1)
-    bar.close()
-    if losses:
-        history.append({"step": step, "seconds": round(time.perf_counter() - t0, 1), "lr": lr,
-                        "loss": float(np.mean(losses))})
-    info = {**asdict(config), "steps": step, "train_seconds": round(time.perf_counter() - t0, 1),
+        return loss_fn(out, torch.from_numpy(tilts / TILT_SCALE).float())
+
+    history, step, seconds = _fit(net, opt, config, batch_loss, "train residual", progress)
+    info = {**asdict(config), "steps": step, "train_seconds": round(seconds, 1),
             "n_crops": len(crops), "init": "shipped polarity network" if init is not None else "scratch",
             "threads": torch.get_num_threads(), "torch": torch.__version__}
-    return (ResidualAxis(net, mean, std, config.height, config.width, info=info),
-            pd.DataFrame(history, columns=["step", "seconds", "lr", "loss"]))
+    return ResidualAxis(net, mean, std, config.height, config.width, info=info), history
