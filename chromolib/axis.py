@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .images import canonical_gray, read_image
+from .preprocess import fit_resize
 from .progress import progress_bar
 from .rotation import (crop_to_foreground, foreground_mask, hull_angle, largest_component, rotate_image,
                        rotate_to_angle)
@@ -93,14 +94,9 @@ def theta_from_axis(axis) -> np.ndarray:
 def network_view(gray: np.ndarray, size: int = 64) -> np.ndarray:
     """A crop as the network reads it: canonical gray (dark on white), cropped to the largest
     object of its outline mask with a 2-pixel margin (pieces of neighbours and loose margins go),
-    padded with white to a square keeping the aspect, resized to ``size`` px; uint8."""
-    from .polarity_set import fit_resize  # polarity_set imports torch
-
-    g = canonical_gray(gray)
-    mask, _ = largest_component(foreground_mask(g, "white"))
-    if mask.any():
-        g = crop_to_foreground(g, mask, margin=2, fill=255)
-    return fit_resize(g, size, size)
+    padded with white to a square keeping the aspect, resized to ``size`` px (``tall_view`` in a
+    square frame); uint8."""
+    return tall_view(gray, size, size)
 
 
 def turned_views(crops: Sequence[np.ndarray], index, angles, mirror, size: int = 64) -> np.ndarray:
@@ -397,9 +393,7 @@ def training_crops(labels: pd.DataFrame, crops: Sequence[np.ndarray]) -> list[np
 def tall_view(gray: np.ndarray, height: int = 96, width: int = 32) -> np.ndarray:
     """A (nearly) vertical crop as the residual network reads it: canonical gray, cropped to the
     largest object of its outline mask (2 px margin), fitted into ``height x width`` keeping its
-    shape (``polarity_set.fit_resize``); uint8."""
-    from .polarity_set import fit_resize
-
+    shape (``preprocess.fit_resize``); uint8."""
     g = canonical_gray(gray)
     mask, _ = largest_component(foreground_mask(g, "white"))
     if mask.any():
