@@ -221,7 +221,7 @@ def _print_metrics(m: dict) -> None:
 #: choices shared by several commands (kept in step with the library)
 METHOD_CHOICES = ("sweep", "hull", "moments", "midline", "core", "skeleton", "blend")  # chromolib.rotation.METHODS
 PROFILE_CHOICES = ("quick", "robust", "cpu", "type", "paper", "tiny")  # chromolib.training.PROFILES
-OBJECTIVE_CHOICES = ("plain", "gricol")  # chromolib.training.OBJECTIVES
+OBJECTIVE_CHOICES = ("plain", "gricol", "type-aux")  # chromolib.training.OBJECTIVES
 COMPILE_CHOICES = ("none", "default", "reduce-overhead", "max-autotune")  # chromolib.training.COMPILE_MODES
 DATA_SETS = ("pki3-gband", "bioimlab-qband", "bioimlab-spreads")       # chromolib.download.SETS
 
@@ -292,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weights", help="torchvision weights name, a local .pth file or a run's checkpoint.pt (another "
                                      "task's head, e.g. type's 24 classes for polarity, starts afresh; default: random init)")
     t.add_argument("--objective", choices=OBJECTIVE_CHOICES,
-                   help="plain: cross-entropy (default); gricol: + GRiCoL's grid reconstruction branches (type)")
+                   help="plain: cross-entropy (default); gricol: + GRiCoL's grid reconstruction branches (type); "
+                        "type-aux: polarity with the chromosome type as an auxiliary target (labelled crops)")
     t.add_argument("--epochs", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)

@@ -192,8 +192,9 @@ class PolarityTensors(torch.utils.data.Dataset):
             if self.vflip:  # upside down too: type does not change, polarity does (swap)
                 flip = to_device(torch.rand(len(index), generator=generator) < 0.5, x.device)
                 x = torch.where(flip[:, None, None], x.flip(-2), x)
-                if self.swap:
-                    y = torch.where(flip, 1 - y, y)
+                if self.swap:  # the polarity label; a type label beside it (type-aux) stays
+                    y = torch.where(flip, 1 - y, y) if y.dim() == 1 else torch.stack(
+                        [torch.where(flip, 1 - y[:, 0], y[:, 0]), y[:, 1]], 1)
             if self.augment == "robust":
                 x = robust_augment(x, generator)
             if self.tilt:
@@ -243,17 +244,22 @@ def prepare_dataset(data: str | Path | None, out_dir: str | Path, n_cells: int =
 
 def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None, progress: bool = False,
                augment: str = "flip", width: int = 0, tilt: float = 0.0, target: str = "polarity",
-               scale: str = "fit", turn: bool = False) -> tuple[PolarityTensors, PolarityTensors, dict]:
+               scale: str = "fit", turn: bool = False, aux_type: bool = False
+               ) -> tuple[PolarityTensors, PolarityTensors, dict]:
     """Train and test tensors at ``size`` (x ``width``) px, normalised with the TRAINING split's
     mean/std, labelled for ``target`` (polarity or type; type also flips upside down in
     training, and so does polarity with ``turn``, its label swapped); ``scale`` ``"cell"``: one scale per cell. Rows of any other ``split`` (e.g.
-    ``"val"``) are left out."""
+    ``"val"``) are left out. ``aux_type``: the training labels are (N, 2), polarity and type
+    (the objective ``type-aux``)."""
     df = read_manifest(root) if manifest is None else manifest
     tr, te = df[df.split == "train"], df[df.split == "test"]
     x_tr = load_images(root, tr.file, size, progress=progress, width=width, cells=_cells(tr, scale))
     mean, std = normalisation_stats(x_tr)
     stats = {"mean": mean, "std": std, "n_train": len(tr), "n_test": len(te)}
-    return (PolarityTensors(x_tr, target_labels(tr, target), mean, std, train=True, augment=augment, tilt=tilt,
+    labels = target_labels(tr, target)
+    if aux_type:
+        labels = np.stack([labels, target_labels(tr, "type")], 1)
+    return (PolarityTensors(x_tr, labels, mean, std, train=True, augment=augment, tilt=tilt,
                             vflip=target == "type" or turn, swap=target == "polarity"),
             split_tensors(root, df, "test", size, mean, std, width, target, scale), stats)
 

@@ -116,7 +116,7 @@ def train_run(dataset_dir: str | Path, cfg: TrainConfig, out_dir: str | Path, re
                                                                                                  "test": "val"})
     train_set, test_set, stats = load_split(dataset_dir, cfg.image_size, df, progress=progress, augment=cfg.augment,
                                             width=cfg.width, tilt=cfg.tilt, target=cfg.target, scale=cfg.scale,
-                                            turn=cfg.turn)
+                                            turn=cfg.turn, aux_type=cfg.objective == "type-aux")
     model = build_model(cfg.arch, cfg.weights, num_classes(cfg))
     t0 = time.perf_counter()
     history = train(model, train_set, cfg, val_set=test_set, out_dir=out, resume=resume,

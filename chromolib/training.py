@@ -24,15 +24,18 @@ from .torchfree import TTA_CHOICES  # one home: the numpy path reads the same vi
 from .polarity_set import PolarityTensors
 from .repro import device as pick_device
 
-__all__ = ["TrainConfig", "PROFILES", "TARGETS", "SCALES", "OBJECTIVES", "num_classes", "COMPILE_MODES", "lr_milestones", "config_table", "make_optimizer", "autocast", "logits",
+__all__ = ["TrainConfig", "PROFILES", "TARGETS", "SCALES", "OBJECTIVES", "TYPE_AUX_WEIGHT", "TypeAuxiliary", "num_classes", "COMPILE_MODES", "lr_milestones", "config_table", "make_optimizer", "autocast", "logits",
            "memory_format", "prepare_for_device", "train_step", "train", "predict"]
 
 #: ``TrainConfig.target``: what the network tells, and how many classes that is
 TARGETS = {"polarity": 2, "type": 24}
 #: ``TrainConfig.scale``: how a crop is put into the input frame (``polarity_set.network_input``)
 SCALES = ("fit", "cell")
-#: training objectives: plain cross-entropy, or with GRiCoL's grid reconstruction (gricol.py)
-OBJECTIVES = ("plain", "gricol")
+#: training objectives: plain cross-entropy, with GRiCoL's grid reconstruction (gricol.py), or (polarity)
+#: with the chromosome's type as an auxiliary target (``TypeAuxiliary``)
+OBJECTIVES = ("plain", "gricol", "type-aux")
+#: the weight of the auxiliary type loss against the polarity loss (objective ``type-aux``)
+TYPE_AUX_WEIGHT = 0.5
 
 #: ``TrainConfig.compile``: off, or a ``torch.compile`` mode ("reduce-overhead" adds CUDA graphs).
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
@@ -61,6 +64,7 @@ class TrainConfig:
     target: str = "polarity"  # polarity (2 classes: down, up) | type (24 classes, karyotype.TYPES)
     scale: str = "fit"       # fit: each crop fills the frame | cell: one scale per cell, so lengths compare (type)
     objective: str = "plain"  # plain: cross-entropy | gricol: + GRiCoL's grid reconstruction branches (gricol.py)
+    #                           | type-aux: polarity, + the 24 types from a second head in training only
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU | fp32 | bf16
@@ -115,7 +119,9 @@ def config_table(cfg: TrainConfig, model: nn.Module) -> pd.DataFrame:
         "network": f"{cfg.arch}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters",
         "last layer": f"{head.in_features} x {head.out_features} fully connected",
         "initial weights": cfg.weights or "random",
-        "target": f"{cfg.target} ({num_classes(cfg)} classes)" + (", GRiCoL grid reconstruction" if cfg.objective == "gricol" else ""),
+        "target": f"{cfg.target} ({num_classes(cfg)} classes)" + {"gricol": ", GRiCoL grid reconstruction",
+                                                                    "type-aux": ", type as auxiliary target"}.get(
+            cfg.objective, ""),
         "input": f"{cfg.image_size} x {cfg.width or cfg.image_size} px, scale {cfg.scale}",
         "epochs, batch": f"{cfg.epochs}, {cfg.batch_size}",
         "optimiser": f"SGD, momentum {cfg.momentum}, weight decay {cfg.weight_decay:g}",
@@ -172,6 +178,40 @@ def train_step(net: nn.Module, opt, loss_fn, x: torch.Tensor, y: torch.Tensor, d
     loss.backward()
     opt.step()
     return (out if torch.is_tensor(out) else out[0]), loss
+
+
+class TypeAuxiliary(nn.Module):
+    """The training-time wrapper of a torchvision ResNet ``net`` for the objective ``type-aux``:
+    a second head on the same features tells the chromosome's type (24 classes). In training mode
+    ``forward`` returns ``(polarity logits, type logits)``; in eval mode ``net(x)``, so the network
+    saved and used afterwards is the plain polarity network."""
+
+    def __init__(self, net: nn.Module, classes: int = TARGETS["type"]):
+        super().__init__()
+        self.net = net
+        self.type_head = nn.Linear(net.fc.in_features, classes)
+
+    def forward(self, x: torch.Tensor):
+        if not self.training:
+            return self.net(x)
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
+        f = torch.flatten(n.avgpool(n.layer4(n.layer3(n.layer2(n.layer1(x))))), 1)
+        return n.fc(f), self.type_head(f)
+
+
+class TypeAuxLoss:
+    """Cross-entropy of polarity plus ``TYPE_AUX_WEIGHT`` times that of type; the labels are (N, 2):
+    polarity, type. On plain logits (evaluation) the polarity cross-entropy alone."""
+
+    def __init__(self, weight: float = TYPE_AUX_WEIGHT):
+        self.weight, self.ce = weight, nn.CrossEntropyLoss()
+
+    def __call__(self, out, y: torch.Tensor) -> torch.Tensor:
+        if torch.is_tensor(out):
+            return self.ce(out.float(), y if y.dim() == 1 else y[:, 0])
+        polarity, types = out
+        return self.ce(polarity.float(), y[:, 0]) + self.weight * self.ce(types.float(), y[:, 1])
 
 
 #: how a run's setup names its test-time views (``runs.run_setup``, ``book.run_summary``)
@@ -238,10 +278,13 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
     """
     if cfg.objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, not {cfg.objective!r}")
+    if cfg.objective == "type-aux" and cfg.target != "polarity":
+        raise ValueError(f"objective type-aux adds type to a polarity network; target is {cfg.target!r}")
     dev = pick_device(cfg.device)
     model.to(dev)
-    # GRiCoL trains a wrapper around the network; the network alone is saved and used afterwards
-    trained = GridReconstruction(model).to(dev) if cfg.objective == "gricol" else model
+    # GRiCoL and type-aux train a wrapper around the network; the network alone is saved and used afterwards
+    wrappers = {"gricol": GridReconstruction, "type-aux": TypeAuxiliary}
+    trained = wrappers[cfg.objective](model).to(dev) if cfg.objective in wrappers else model
     opt, sched = make_optimizer(trained, cfg)
     history: list[dict] = []
     start_epoch = 0
@@ -266,7 +309,7 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
     train_set = train_set.to(dev)
     net = prepare_for_device(trained, dev, cfg)
     layout = memory_format(dev, cfg.layout)
-    loss_fn = GridLoss(cfg.epochs) if trained is not model else nn.CrossEntropyLoss()
+    loss_fn = {"gricol": GridLoss(cfg.epochs), "type-aux": TypeAuxLoss()}.get(cfg.objective, nn.CrossEntropyLoss())
     n = len(train_set)
     done_here = 0
     for epoch in range(start_epoch, cfg.epochs):
@@ -275,7 +318,8 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
         g = _epoch_generator(cfg.seed, epoch)
         torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout etc. in other backbones
         order = torch.randperm(n, generator=g)
-        loss_fn.epoch = epoch
+        if isinstance(loss_fn, GridLoss):
+            loss_fn.epoch = epoch
         net.train()
         t0 = time.perf_counter()
         seen = 0
@@ -290,6 +334,7 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
         for step, idx in enumerate(bar):
             x, y = train_set.batch(idx, generator=g)
             out, loss = train_step(net, opt, loss_fn, x.contiguous(memory_format=layout), y, dev, cfg.precision)
+            y = y if y.dim() == 1 else y[:, 0]  # type-aux: (polarity, type); accuracy is polarity's
             # accumulate on the device: no host synchronisation per step
             total_loss += loss.detach() * len(y)
             correct += (out.argmax(1) == y).sum()

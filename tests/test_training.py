@@ -460,3 +460,39 @@ def test_gricol_trains_and_leaves_the_plain_network(easy_data, tmp_path):
 def test_unknown_objective_raises(easy_data):
     with pytest.raises(ValueError, match="objective"):
         train(_fresh_model(0), easy_data[0], CFG.with_(objective="grid"), progress=False)
+
+
+# --- type as an auxiliary target (objective type-aux) ----------------------------------------
+
+
+def test_type_aux_trains_both_heads_and_leaves_the_plain_polarity_network(easy_data, tmp_path):
+    """Labels (polarity, type); eval mode is the polarity network alone, the checkpoint a plain
+    two-class ResNet, the type head trained, saved for resuming and learnt from the type labels."""
+    from chromolib.training import TypeAuxiliary
+
+    train_set, test_set = easy_data
+    y = train_set.labels.numpy()
+    types = (np.arange(len(y)) % 2) * 5 + y  # a type the images tell (through polarity) and one they cannot
+    aux = PolarityTensors(train_set.images.numpy(), np.stack([y, types], 1), train_set.mean, train_set.std,
+                          train=True, vflip=True, swap=True)
+    xb, yb = aux.batch(torch.arange(len(y)), generator=torch.Generator().manual_seed(0))
+    assert yb.shape == (len(y), 2) and torch.equal(yb[:, 1], torch.as_tensor(types))  # turning swaps polarity only
+    assert 0 < (yb[:, 0] != torch.as_tensor(y)).float().mean() < 1
+    cfg = CFG.with_(objective="type-aux")
+    model = _fresh_model(0)
+    wrapper = TypeAuxiliary(model).eval()
+    x, _ = test_set.batch(torch.arange(8))
+    with torch.no_grad():
+        assert torch.equal(wrapper(x), model(x))
+        polarity, typ = wrapper.train()(x)
+    assert polarity.shape == (8, 2) and typ.shape == (8, 24)
+    head = wrapper.type_head.weight.detach().clone()
+    history = train(model, aux, cfg, out_dir=tmp_path, progress=False)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert set(k for k in state["trained"] if k.startswith("type_head.")) == {"type_head.weight", "type_head.bias"}
+    assert not torch.equal(state["trained"]["type_head.weight"], head)
+    fresh = _fresh_model(1)
+    fresh.load_state_dict(state["model"])  # loads as the plain polarity network
+    assert history.train_loss.iloc[-1] < history.train_loss.iloc[0] and history.train_acc.iloc[-1] >= 0.9
+    with pytest.raises(ValueError, match="type-aux"):
+        train(_fresh_model(0), aux, cfg.with_(target="type"), progress=False)
