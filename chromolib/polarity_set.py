@@ -258,7 +258,11 @@ def load_split(root: str | Path, size: int, manifest: pd.DataFrame | None = None
     stats = {"mean": mean, "std": std, "n_train": len(tr), "n_test": len(te)}
     labels = target_labels(tr, target)
     if aux_type:
-        labels = np.stack([labels, target_labels(tr, "type")], 1)
+        try:
+            labels = np.stack([labels, target_labels(tr, "type")], 1)
+        except ValueError as exc:
+            raise ValueError(f"{root}: {exc}; or train polarity without the type as auxiliary target "
+                             f"(--objective plain)") from None
     return (PolarityTensors(x_tr, labels, mean, std, train=True, augment=augment, tilt=tilt,
                             vflip=target == "type" or turn, swap=target == "polarity"),
             split_tensors(root, df, "test", size, mean, std, width, target, scale), stats)

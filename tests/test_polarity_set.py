@@ -406,3 +406,18 @@ def test_type_training_also_turns_chromosomes_upside_down():
         x, _ = t.batch(torch.arange(64), torch.Generator().manual_seed(0))
         top_dark = (x[:, 0, :4].mean((1, 2)) < x[:, 0, -4:].mean((1, 2))).tolist()
         assert set(top_dark) == expect
+
+
+def test_type_aux_labels_are_polarity_and_type_and_unknown_types_name_the_way_out(polarity_set_3cells):
+    from chromolib.karyotype import TYPES
+    from chromolib.polarity_set import load_split
+
+    root, df = polarity_set_3cells
+    train_set, test_set, _ = load_split(root, 16, df, aux_type=True)
+    tr = df[df.split == "train"]
+    assert train_set.labels.shape == (len(tr), 2) and test_set.labels.ndim == 1
+    assert train_set.labels[:, 0].tolist() == tr.label.tolist()
+    assert train_set.labels[:, 1].tolist() == [TYPES.index(c) for c in tr.chromosome.astype(str)]
+    bad = df.assign(chromosome="?")
+    with pytest.raises(ValueError, match="--objective plain"):
+        load_split(root, 16, bad, aux_type=True)
