@@ -282,8 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--profile", choices=PROFILE_CHOICES, default="quick",
                    help="quick: resnet18, 64 px, 8 epochs (CPU minutes); robust: quick with the "
                         "other-laboratory augmentation; cpu: beyond the patent on a CPU (resnet18, 96 x 32 px, "
-                        "tilts, upside-down images with the other label, 20 epochs, test-time flips, calibrated; about 45 minutes "
-                        "on all of Pki-3); "
+                        "tilts, upside-down images with the other label, the chromosome type as auxiliary target (crops labelled "
+                        "with their type), 20 epochs, test-time flips, calibrated; about 45 minutes on all of Pki-3); "
                         "type: the 24 chromosome types (resnet18, 96 x 40 px, one scale per cell, 12 epochs); "
                         "paper: resnet101, 224 px, batch 32, 100 epochs (GPU)")
     t.add_argument("--augment", choices=("flip", "robust", "none"),

@@ -31,7 +31,7 @@ from .rotation import DEFAULT_MASK, DEFAULT_METHOD, upright
 from .specimens import KaryogramSpecimens, Specimen, specimens_from
 
 __all__ = [
-    "UP", "DOWN", "LABELS", "polarity_label", "build_polarity_set", "prepare_dataset", "split_by_cell", "case_of",
+    "UP", "DOWN", "LABELS", "polarity_label", "build_polarity_set", "prepare_dataset", "split_by_cell", "with_validation", "case_of",
     "read_manifest", "CELL_MEDIAN_SHARE", "cell_scaled", "target_labels", "fit_resize", "square_resize", "network_input", "split_tensors", "load_images", "normalisation_stats", "PolarityTensors",
     "load_split", "test_tensors",
 ]
@@ -75,6 +75,18 @@ def build_polarity_set(specimens: Iterable[Specimen], out_dir: str | Path, metho
 def case_of(cell: str) -> str:
     """The case (patient/slide) a cell belongs to: Pki-3 names cells CASE.N (e.g. 97002023.12)."""
     return str(cell).split(".")[0]
+
+
+def with_validation(df: pd.DataFrame, validation: float, seed: int = 0) -> pd.DataFrame:
+    """The manifest with a share ``validation`` of the training cases (whole cases, seed
+    ``seed + 1``) marked ``"val"``: the cells a run keeps aside to fit its temperature
+    (``TrainConfig.validation``, ``TrainConfig.seed``). The test split is untouched."""
+    df = df.copy()
+    if validation:
+        tr = df.split == "train"
+        df.loc[tr, "split"] = split_by_cell(df[tr], 1 - validation, seed=seed + 1).map({"train": "train",
+                                                                                       "test": "val"})
+    return df
 
 
 def split_by_cell(df: pd.DataFrame, train_fraction: float = 0.7, seed: int = 0) -> pd.Series:

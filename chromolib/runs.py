@@ -23,7 +23,7 @@ from .karyotype import TYPES
 from .images import first_line
 from .model import build_model
 from .preprocess import NetworkReader
-from .polarity_set import (PolarityTensors, load_split, read_manifest, split_by_cell, split_tensors,
+from .polarity_set import (PolarityTensors, load_split, read_manifest, split_tensors, with_validation,
                            test_tensors)
 from .repro import device as pick_device
 from .repro import environment, set_seed
@@ -109,11 +109,7 @@ def train_run(dataset_dir: str | Path, cfg: TrainConfig, out_dir: str | Path, re
     out.mkdir(parents=True, exist_ok=True)
     set_seed(cfg.seed)
     dev = pick_device(cfg.device)
-    df = read_manifest(dataset_dir)
-    if cfg.validation:  # cases kept aside from training, to fit the temperature on
-        tr = df.split == "train"
-        df.loc[tr, "split"] = split_by_cell(df[tr], 1 - cfg.validation, seed=cfg.seed + 1).map({"train": "train",
-                                                                                                 "test": "val"})
+    df = with_validation(read_manifest(dataset_dir), cfg.validation, cfg.seed)  # cases kept aside for the temperature
     train_set, test_set, stats = load_split(dataset_dir, cfg.image_size, df, progress=progress, augment=cfg.augment,
                                             width=cfg.width, tilt=cfg.tilt, target=cfg.target, scale=cfg.scale,
                                             turn=cfg.turn, aux_type=cfg.objective == "type-aux")
