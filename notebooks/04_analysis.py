@@ -78,7 +78,8 @@ glue("errors", m["FP"] + m["FN"])
 # method's own profile (ResNet101, 224 px, 100 epochs) on one GPU, on the same data. It puts
 # {glue:text}`paper98_acc:.2f` % (95 % interval {glue:text}`paper98_lo:.2f`-{glue:text}`paper98_hi:.2f` %)
 # of the held-out chromosomes right, beside the patent's 96.36 % on its own chromosomes; on the
-# same chromosomes the `cpu` profile of chapter 5 (`pki3-98-cpu`, six minutes on the CPU) is
+# same chromosomes the `cpu` profile of chapter 5 (`pki3-98-cpu`, {glue:text}`cpu98_minutes:.0f` minutes
+# of training on the CPU) is
 # right where the paper profile is wrong {glue:text}`paper98_cpu_only` times and the other way
 # round {glue:text}`paper98_paper_only` times (McNemar p = {glue:text}`paper98_p:.2f`).
 
@@ -97,6 +98,7 @@ paired = (mcnemar_runs(*(load_run(Path(results) / r).predictions for r in ("pki3
 glue("paper98_paper_only", paired.get("only_a_right", 0))
 glue("paper98_cpu_only", paired.get("only_b_right", 0))
 glue("paper98_p", paired.get("p_value", float("nan")))
+glue("cpu98_minutes", refs.get("pki3-98-cpu", {}).get("train_seconds_total", float("nan")) / 60)
 
 # %% tags=["remove-input"]
 book.table(what, "What each run is: network, input size, epochs and device; the data it was trained and tested "
