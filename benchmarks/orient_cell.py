@@ -43,6 +43,9 @@ def main(argv=None) -> int:
                                      "chromolib.rotation.DEFAULT_METHOD)")
     p.add_argument("--chromolib", help="run `chromolib orient` from this source folder (one holding chromolib/, "
                                         "e.g. an older version) on the same inputs: an A/B comparison")
+    p.add_argument("--details", help="also write one row per chromosome (cell, file, true type, the type and "
+                                     "polarity orient gave, its probability, needs_review, the angle left from "
+                                     "p-up vertical) to this CSV file")
     p.add_argument("--json", help="also write the summary (accuracy with its 95 %% interval) to this file")
     args = p.parse_args(argv)
     data = Path(args.data)
@@ -58,7 +61,7 @@ def main(argv=None) -> int:
     env = dict(os.environ)
     if args.chromolib:  # the inputs come from this chromolib, the command from that one
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(args.chromolib).resolve()), env.get("PYTHONPATH")]))
-    rows = []
+    rows, details = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for cell in held_out:
             src = Path(tmp) / cell / "in"
@@ -89,6 +92,11 @@ def main(argv=None) -> int:
             total = np.array([truth[f] + float(a) for f, a in zip(good.file, good.rotation_angle)])
             p_up = np.cos(np.radians(total)) > 0  # the short arm ends in the upper half
             upright_p_up = np.cos(np.radians(total)) > np.cos(np.radians(20))  # and within 20 deg of vertical
+            left = (total + 180) % 360 - 180  # degrees from p-up vertical after orient
+            details += [{"cell": cell, "file": f, "type": types[f], "type_given": g.get("chromosome", ""),
+                         "short_arm_up": bool(u), "angle_left": round(float(a), 2), "polarity": g["polarity"],
+                         "probability": g["probability"], "needs_review": g["needs_review"]}
+                        for f, g, u, a in zip(good.file, good.to_dict("records"), p_up, left)]
             rows.append({"cell": cell, "chromosomes": len(truth), "oriented": len(good),
                          "short arm up": int(p_up.sum()), "up and within 20 deg": int(upright_p_up.sum()),
                          "bad files with a reason": int((res.error != "").sum()),
@@ -109,6 +117,8 @@ def main(argv=None) -> int:
     if typed:
         print(f"type right after orient (the shipped type model, assigned over each cell): {type_ok} of {n} "
               f"({100 * type_ok / n:.2f} %)")
+    if args.details:
+        pd.DataFrame(details).to_csv(args.details, index=False)
     if args.json:
         lo, hi = wilson_interval(int(ok), int(n))
         tlo, thi = wilson_interval(type_ok, int(n))

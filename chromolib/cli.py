@@ -45,10 +45,15 @@ def _train(args) -> int:
     return 0
 
 
-def _evaluate(args) -> int:
-    from .runs import evaluate_run
+#: ``evaluate --views``: the test-time views by name (``torchfree.TTA_VIEWS``)
+VIEW_CHOICES = {"one": False, "mirror": True, "hv": "hv", "turn": "turn", "v": "v", "vturn": "vturn"}
 
-    run = evaluate_run(args.run_dir, args.dataset)
+
+def _evaluate(args) -> int:
+    from .runs import change_views, evaluate_run
+
+    run = (change_views(args.run_dir, VIEW_CHOICES[args.views], args.dataset) if args.views
+           else evaluate_run(args.run_dir, args.dataset))
     _print_metrics(run.metrics)
     return 0
 
@@ -410,6 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="confusion matrix and accuracy of a trained run on its test split")
     e.add_argument("run_dir")
     e.add_argument("--dataset", help="data set folder (default: the one the run was trained on)")
+    e.add_argument("--views", choices=tuple(VIEW_CHOICES),
+                   help="give the run these test-time views (written to its config.json; the temperature is fitted "
+                        "again on the cells it kept aside): one; mirror; hv, the four flips (type); turn, the four "
+                        "flips with the upside-down ones read down for up (polarity); v, the image and it upside "
+                        "down (type); vturn, the same read down for up (polarity)")
     e.set_defaults(func=_evaluate)
     return p
 

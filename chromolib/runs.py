@@ -27,9 +27,10 @@ from .polarity_set import (PolarityTensors, load_split, read_manifest, split_ten
                            test_tensors)
 from .repro import device as pick_device
 from .repro import environment, set_seed
+from .torchfree import TTA_CHOICES
 from .training import TTA_NAMES, TrainConfig, logits, num_classes, predict, train
 
-__all__ = ["TrainedModel", "Run", "train_run", "evaluate_run", "load_trained", "load_run", "evaluate_shifts", "run_setup",
+__all__ = ["TrainedModel", "Run", "train_run", "evaluate_run", "change_views", "load_trained", "load_run", "evaluate_shifts", "run_setup",
            "reference_runs"]
 
 
@@ -130,12 +131,40 @@ def train_run(dataset_dir: str | Path, cfg: TrainConfig, out_dir: str | Path, re
     trained = TrainedModel(model.eval(), config, stats["mean"], stats["std"])
     extra = {**timing, "normalisation": stats, "environment": environment(dev)}
     if cfg.validation:
-        val = split_tensors(dataset_dir, df, "val", cfg.image_size, stats["mean"], stats["std"], cfg.width, cfg.target,
-                            cfg.scale)
-        trained.temperature = fit_temperature(logits(model, val, tta=cfg.tta), val.labels.numpy())
-        extra["calibration"] = {"temperature": trained.temperature, "n_val": len(val),
-                                "val_cells": int(df[df.split == "val"].cell.nunique())}
+        extra["calibration"] = _calibrate(trained, dataset_dir, df)
     return evaluate_run(out, dataset_dir, trained=trained, test_set=test_set, extra=extra)
+
+
+def _calibrate(trained: TrainedModel, dataset_dir: str | Path, df: pd.DataFrame) -> dict:
+    """Fit ``trained``'s temperature on the ``val`` rows of ``df`` with its own test-time views; what was fitted."""
+    cfg = trained.config
+    (height, width) = trained.size
+    val = split_tensors(dataset_dir, df, "val", height, trained.mean, trained.std, width, trained.target,
+                        cfg.get("scale", "fit"))
+    trained.temperature = fit_temperature(trained.logits(val), val.labels.numpy())
+    return {"temperature": trained.temperature, "n_val": len(val), "val_cells": int(df[df.split == "val"].cell.nunique())}
+
+
+def change_views(run_dir: str | Path, tta, dataset_dir: str | Path | None = None) -> Run:
+    """Give a trained run other test-time views (``torchfree.TTA_VIEWS``): its ``config.json`` takes
+    ``tta``, the temperature is fitted again on the cells the run kept aside (its ``validation``
+    share), and the held-out cases are evaluated again (``evaluate_run``); ``metrics.json`` records
+    the views it had before. The network is unchanged: choose views on those kept-aside cells
+    (``benchmarks/tta_views.py``), not on the held-out ones."""
+    if tta not in TTA_CHOICES:
+        raise ValueError(f"tta must be one of {TTA_CHOICES}, not {tta!r}")
+    out = Path(run_dir)
+    trained = load_trained(out)
+    before = trained.config.get("tta") or False
+    trained.config = {**trained.config, "tta": tta}
+    dataset_dir = Path(dataset_dir or trained.config["dataset"])
+    cfg = trained.config
+    df = with_validation(read_manifest(dataset_dir), cfg.get("validation", 0.0), cfg.get("seed", 0))
+    extra = {"views_before": before}
+    if cfg.get("validation"):
+        extra["calibration"] = _calibrate(trained, dataset_dir, df)
+    (out / "config.json").write_text(json.dumps(trained.config, indent=2, default=str))
+    return evaluate_run(out, dataset_dir, trained=trained, extra=extra)
 
 
 def evaluate_run(run_dir: str | Path, dataset_dir: str | Path | None = None, trained: TrainedModel | None = None,

@@ -115,7 +115,8 @@ def _views(tta) -> str:
     """What the model card says the test-time augmentation averages."""
     return {False: "one view", None: "one view", True: "the image and its mirror image averaged",
             "turn": "the image, its mirror image and both upside down (read with down and up swapped) averaged",
-            "hv": "the four flips averaged"}[tta]
+            "hv": "the four flips averaged", "v": "the image and it upside down averaged",
+            "vturn": "the image and it upside down (read with down and up swapped) averaged"}[tta]
 
 
 def model_card(info: dict, run_dir: str | Path, external: dict | None = None, command: str = "chromolib export") -> str:
@@ -217,7 +218,7 @@ def type_model_card(info: dict, run_dir: str | Path, stain: str, external: dict 
         "",
         "## What it is",
         f"- {cfg['arch']}, input {cfg['image_size']} x {cfg.get('width') or cfg['image_size']} px, one scale per cell "
-        "(the cell's median chromosome takes 0.42 of the frame's height, so lengths compare), the four flips averaged;",
+        f"(the cell's median chromosome takes 0.42 of the frame's height, so lengths compare), {_views(cfg.get('tta'))};",
         f"  temperature {info['temperature']:.3f}; then a Hungarian assignment over the cell (two of each autosome, XX",
         f"  or XY, an extra copy at a cost: `chromolib.assignment`); review threshold {info['threshold']:.4f} on the",
         "  probability of the assigned type.",

@@ -30,7 +30,7 @@ import numpy as np
 from .images import first_line
 from .preprocess import NetworkReader
 
-__all__ = ["MODELS", "POLARITY", "STAINS", "TYPE_MODELS", "FORMAT", "BLOCKS", "read_torch_file", "dequantize",
+__all__ = ["MODELS", "POLARITY", "STAINS", "TYPE_MODELS", "FORMAT", "BLOCKS", "TTA_VIEWS", "TTA_CHOICES", "TTA_SWAP", "read_torch_file", "dequantize",
            "NumpyResNet", "NumpyModel", "NeedsTorch", "load_numpy_shipped"]
 
 MODELS = Path(__file__).resolve().parent / "models"
@@ -44,7 +44,18 @@ FORMAT = "chromolib-shipped-1"
 #: the ResNets of basic blocks this module runs: blocks per stage (as ``model.BASIC_RESNETS``)
 BLOCKS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
 BN_EPS = 1e-5  # torch.nn.BatchNorm2d's default
-TTA_CHOICES = (False, True, "hv", "turn")
+#: the test-time views of each ``tta`` setting, as (mirrored, upside down) per view: False one view,
+#: True the image and its mirror image, "hv" and "turn" the four flips, "v" and "vturn" the image
+#: and it upside down. "turn" and "vturn" (polarity) read the upside-down views with the two classes
+#: swapped: upside down, a p-up chromosome is p-down. The one description of the views, read by
+#: this module's ``NumpyModel.logits`` and by ``training.logits``.
+TTA_VIEWS = {False: ((False, False),), True: ((False, False), (True, False)),
+             "hv": ((False, False), (True, False), (False, True), (True, True)),
+             "turn": ((False, False), (True, False), (False, True), (True, True)),
+             "v": ((False, False), (False, True)), "vturn": ((False, False), (False, True))}
+TTA_CHOICES = tuple(TTA_VIEWS)
+#: the settings whose upside-down views are read with the two classes swapped
+TTA_SWAP = ("turn", "vturn")
 
 # --- reading torch.save files ---------------------------------------------------------------
 
@@ -297,15 +308,12 @@ class NumpyModel(NetworkReader):
         if tta not in TTA_CHOICES:
             raise ValueError(f"tta must be one of {TTA_CHOICES}, not {tta!r}")
         x = np.asarray(x, np.float32)
-        views = [x] + ([x[:, :, ::-1]] if tta else []) + ([x[:, ::-1], x[:, ::-1, ::-1]] if tta in ("hv", "turn")
-                                                          else [])
-        z = self.net(np.concatenate(views)).reshape(len(views), len(x), -1)
+        views = TTA_VIEWS[tta]
+        z = self.net(np.concatenate([x[:, ::-1 if up else 1, ::-1 if mirrored else 1] for mirrored, up in views]))
+        z = z.reshape(len(views), len(x), -1)
         if len(views) == 1:
             return z[0]
-        total = z[0] + z[1]
-        if len(views) == 4:
-            upside_down = z[2] + z[3]
-            total = total + (upside_down[:, ::-1] if tta == "turn" else upside_down)
+        total = sum(z[i][:, ::-1] if up and tta in TTA_SWAP else z[i] for i, (_, up) in enumerate(views))
         return total / np.float32(len(views))
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -179,10 +179,12 @@ book.table(pd.DataFrame({"quick profile": book.run_summary(quick), "cpu profile"
 #
 # The next lever is free. A chromosome turned upside down is the same chromosome with its short
 # arm down, so every training image can be shown the other way up with the other label, and at
-# test time the network can read each chromosome four ways - as it is, mirrored, and both upside
-# down with "up" and "down" swapped - and average (`TrainConfig.turn`, `tta="turn"`). The network
-# then sees each chromosome in both poses, and its answer for a chromosome upside down is exactly
-# the opposite of its answer for the chromosome. Without it the recipe reached
+# test time the network can read each chromosome as it is and upside down, with "up" and "down"
+# swapped, and average (`TrainConfig.turn`, `tta="vturn"`). The network then sees each chromosome
+# in both poses, and its answer for a chromosome upside down is exactly the opposite of its
+# answer for the chromosome. Reading the two mirrored views as well (four in all, `tta="turn"`)
+# gains nothing on the cells kept aside for calibration and doubles the time
+# (`results/orient/tta_views.txt`), so the recipe reads two. Without it the recipe reached
 # {glue:text}`noturn_acc:.2f` % and flagged {glue:text}`noturn_flagged:.1f` %; with it,
 # {glue:text}`notype_acc:.2f` % and {glue:text}`notype_flagged:.1f` %. On the same chromosomes
 # the run without it alone is right {glue:text}`only_noturn` times and the run with it alone

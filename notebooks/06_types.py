@@ -70,8 +70,9 @@ external = json.loads((results / "types" / "karyonet.json").read_text())["type"]
 # chromosome 1 then stands about twice as tall as the median, a chromosome 21 about half
 # ({numref}`fig-ty-input`). Everything else is the `cpu` recipe of chapter 5 (ResNet18
 # {cite:p}`he2016resnet`, a 96 x 40 frame, tilts, a calibration temperature), with upside-down
-# flips in training and the four flips averaged at test time, since type does not depend on
-# polarity.
+# flips in training, since type does not depend on polarity, and at test time the chromosome and
+# it upside down averaged (the four flips do no better on the cells kept aside for calibration:
+# `results/orient/tta_views.txt`).
 
 # %% tags=["remove-cell"]
 manifest = read_manifest(ds_dir)

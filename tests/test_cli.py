@@ -224,3 +224,27 @@ def test_the_command_exits_with_mains_code_and_flushes_its_messages(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "chromolib.cli", "rotate", str(tmp_path / "absent"), str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.startswith("error:") and "absent" in proc.stderr
+
+
+def test_evaluate_views_refits_on_the_runs_own_kept_aside_cells(tmp_path, capsys):
+    """`evaluate --views` writes the views into the run, fits the temperature again on the same
+    cells training kept aside (back to the trained views, the same temperature) and re-scores."""
+    from conftest import TINY_TYPE_ARGS
+
+    ds, run = tmp_path / "dataset", tmp_path / "run"
+    assert main(["dataset", str(ds), "--cells", "5", "--quiet"]) == 0
+    assert main(["train", str(ds), str(run), *TINY_TYPE_ARGS, "--quiet"]) == 0  # keeps a tenth of the cases aside
+    before = json.loads((run / "metrics.json").read_text())
+    assert json.loads((run / "config.json").read_text())["tta"] == "v"  # the type profile's views
+    assert main(["evaluate", str(run), "--views", "hv"]) == 0
+    m = json.loads((run / "metrics.json").read_text())
+    assert json.loads((run / "config.json").read_text())["tta"] == "hv" and m["views_before"] == "v"
+    assert m["calibration"]["n_val"] == before["calibration"]["n_val"] > 0
+    assert m["calibration"]["temperature"] != pytest.approx(before["calibration"]["temperature"], rel=1e-4)
+    assert main(["evaluate", str(run), "--views", "v"]) == 0
+    again = json.loads((run / "metrics.json").read_text())
+    assert again["views_before"] == "hv"
+    assert again["calibration"]["temperature"] == pytest.approx(before["calibration"]["temperature"], rel=1e-4)
+    assert again["accuracy"] == before["accuracy"]
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(run), "--views", "sideways"])

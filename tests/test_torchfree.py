@@ -102,7 +102,7 @@ def _crops(n=6):
     return [upright(str(1 + 3 * i), rng) for i in range(n)]
 
 
-@pytest.mark.parametrize("tta", [False, True, "hv", "turn"])
+@pytest.mark.parametrize("tta", [False, True, "hv", "turn", "v", "vturn"])
 def test_the_shipped_polarity_model_gives_the_torch_probabilities(tta):
     ours, threshold = load_numpy_shipped(POLARITY)
     theirs, threshold_torch = load_shipped(POLARITY)
@@ -112,9 +112,15 @@ def test_the_shipped_polarity_model_gives_the_torch_probabilities(tta):
     crops = _crops()
     p, q = ours.prob_up(crops), theirs.prob_up(crops)
     assert p.shape == (len(crops),) and np.abs(p - q).max() < 1e-4
+    x = ours.tensors(ours.network_input(crops))
     if tta == "turn":  # the same four views, read the other way round: upside down, P(up) becomes 1 - P(up)
-        x = ours.tensors(ours.network_input(crops))
         assert np.abs(ours.predict(x[:, ::-1, ::-1])[:, 1] - (1 - ours.predict(x)[:, 1])).max() < 1e-5
+    if tta == "vturn":  # the same two views (the image and it upside down), read the other way round
+        assert np.abs(ours.predict(x[:, ::-1])[:, 1] - (1 - ours.predict(x)[:, 1])).max() < 1e-5
+    if tta in ("v", "vturn"):  # the image and it upside down only: half the views of the four flips
+        z = ours.net(np.concatenate([x, x[:, ::-1]]))
+        down_up = z[len(x):, ::-1] if tta == "vturn" else z[len(x):]
+        assert np.allclose(ours.logits(x), (z[:len(x)] + down_up) / 2, atol=1e-5)
 
 
 def test_the_shipped_type_model_gives_the_torch_probabilities_per_cell():
@@ -122,7 +128,7 @@ def test_the_shipped_type_model_gives_the_torch_probabilities_per_cell():
         pytest.skip("no G-band type model ships")
     ours, _ = load_numpy_shipped(TYPE_MODELS["gband"])
     theirs, _ = load_shipped(TYPE_MODELS["gband"])
-    assert ours.config["tta"] == "hv" and ours.config["scale"] == "cell" and ours.target == "type"
+    assert ours.config["tta"] == "v" and ours.config["scale"] == "cell" and ours.target == "type"
     crops = _crops()
     cells = ["a", "a", "a", "b", "b", "b"]
     for c in (cells, None):
