@@ -30,6 +30,8 @@ import math
 import torch
 from torch import nn
 
+from .model import resnet_features
+
 __all__ = ["GRID", "BETA", "RAMP_AT", "tiles", "GridReconstruction", "branch_weights", "GridLoss"]
 
 GRID = 3
@@ -63,10 +65,7 @@ class GridReconstruction(nn.Module):
         self.heads = nn.ModuleList(nn.Linear(c, classes) for _ in range(k + 1))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        n = self.net
-        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
-        x = n.layer4(n.layer3(n.layer2(n.layer1(x))))
-        return torch.flatten(n.avgpool(x), 1)
+        return resnet_features(self.net, x)
 
     def forward(self, x: torch.Tensor):
         if not self.training:

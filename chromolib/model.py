@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["build_model", "replace_head", "BASIC_RESNETS", "basic_resnet"]
+__all__ = ["build_model", "replace_head", "BASIC_RESNETS", "basic_resnet", "resnet_features"]
 
 #: torchvision's ResNets of basic blocks: blocks per stage
 BASIC_RESNETS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
@@ -121,3 +121,12 @@ def basic_resnet(arch: str, num_classes: int = 2) -> nn.Module:
     if arch not in BASIC_RESNETS:
         raise ValueError(f"basic_resnet builds {', '.join(BASIC_RESNETS)}, not {arch!r}")
     return _BasicResNet(BASIC_RESNETS[arch], num_classes)
+
+
+def resnet_features(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A torchvision ResNet's pooled features (N, fc.in_features): everything but its ``fc``. What
+    the training-time wrappers with heads of their own read (GRiCoL's branches, the type head of
+    the objective ``type-aux``)."""
+    x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
+    x = net.layer4(net.layer3(net.layer2(net.layer1(x))))
+    return torch.flatten(net.avgpool(x), 1)

@@ -20,6 +20,7 @@ from torch import nn
 from .progress import progress_bar, tqdm
 
 from .gricol import GridLoss, GridReconstruction
+from .model import resnet_features
 from .torchfree import TTA_CHOICES, TTA_SWAP, TTA_VIEWS  # one home: the numpy path reads the same views
 from .polarity_set import PolarityTensors
 from .repro import device as pick_device
@@ -198,10 +199,8 @@ class TypeAuxiliary(nn.Module):
     def forward(self, x: torch.Tensor):
         if not self.training:
             return self.net(x)
-        n = self.net
-        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
-        f = torch.flatten(n.avgpool(n.layer4(n.layer3(n.layer2(n.layer1(x))))), 1)
-        return n.fc(f), self.type_head(f)
+        f = resnet_features(self.net, x)
+        return self.net.fc(f), self.type_head(f)
 
 
 class TypeAuxLoss:
