@@ -141,6 +141,9 @@ def model_card(info: dict, run_dir: str | Path, external: dict | None = None, co
         f"- {cfg['arch']} (torchvision), input {size} (dark chromosome on white, padded to the frame keeping its shape),",
         f"  {_views(cfg.get('tta'))}; "
         f"temperature {info['temperature']:.3f} (calibration); review threshold {info['threshold']:.4f} on max(p, 1 - p).",
+        *(["- Trained with the chromosome's type as an auxiliary target (a second, 24-class head on the same features,",
+           "  dropped after training: the network that ships tells polarity only)."]
+          if cfg.get("objective") == "type-aux" else []),
         f"- File: `chromolib/models/polarity.pt`, {info['bytes'] / 1e6:.1f} MB: convolution and fully connected weights as",
         "  8-bit integers with one scale per output channel."
         + (f" On the {q['n']:,} held-out chromosomes the 8-bit model gives the float model's answer for"
