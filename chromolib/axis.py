@@ -271,6 +271,20 @@ def _lr(cfg: "AxisConfig | ResidualConfig", step: int, seconds: float) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(max(frac, 0.0), 1.0)))
 
 
+def _start(crops, config):
+    """What ``train_axis`` and ``train_residual`` do first: refuse no crops or no budget, make the
+    crops canonical gray, seed torch and numpy from ``config.seed``; the crops and the numpy generator."""
+    import torch
+
+    if not len(crops):
+        raise ValueError("no crops to train on")
+    if not config.minutes and not config.max_steps:
+        raise ValueError("give a budget: minutes > 0 or max_steps")
+    crops = [np.ascontiguousarray(canonical_gray(c)) for c in crops]
+    torch.manual_seed(config.seed)
+    return crops, np.random.default_rng(config.seed)
+
+
 def _fit(net, opt, config, batch_loss, desc: str, progress: bool) -> tuple[pd.DataFrame, int, float]:
     """The loop ``train_axis`` and ``train_residual`` share: until ``config.minutes`` of wall-clock
     time or ``config.max_steps`` steps, set the learning rate (``_lr``: warm-up, then a cosine over
@@ -318,13 +332,7 @@ def train_axis(crops: Sequence[np.ndarray], config: AxisConfig = AxisConfig(), p
     come from ``config.seed``; where the time budget stops a run depends on the machine."""
     import torch
 
-    if not len(crops):
-        raise ValueError("no crops to train on")
-    if not config.minutes and not config.max_steps:
-        raise ValueError("give a budget: minutes > 0 or max_steps")
-    crops = [np.ascontiguousarray(canonical_gray(c)) for c in crops]
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    crops, rng = _start(crops, config)
     net = axis_net(config.size, config.channels, config.hidden)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
@@ -522,13 +530,7 @@ def train_residual(crops: Sequence[np.ndarray], config: ResidualConfig = Residua
     import torch
     from .model import basic_resnet
 
-    if not len(crops):
-        raise ValueError("no crops to train on")
-    if not config.minutes and not config.max_steps:
-        raise ValueError("give a budget: minutes > 0 or max_steps")
-    crops = [np.ascontiguousarray(canonical_gray(c)) for c in crops]
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    crops, rng = _start(crops, config)
     net = basic_resnet("resnet18", 1)
     if init is not None:
         state = {k: v for k, v in init.model.state_dict().items() if not k.startswith("fc.")}

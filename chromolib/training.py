@@ -204,15 +204,14 @@ class TypeAuxiliary(nn.Module):
 
 
 class TypeAuxLoss:
-    """Cross-entropy of polarity plus ``TYPE_AUX_WEIGHT`` times that of type; the labels are (N, 2):
-    polarity, type. On plain logits (evaluation) the polarity cross-entropy alone."""
+    """Cross-entropy of polarity plus ``TYPE_AUX_WEIGHT`` times that of type, on what
+    ``TypeAuxiliary`` returns in training, ``(polarity logits, type logits)``; the labels are (N, 2):
+    polarity, type."""
 
     def __init__(self, weight: float = TYPE_AUX_WEIGHT):
         self.weight, self.ce = weight, nn.CrossEntropyLoss()
 
     def __call__(self, out, y: torch.Tensor) -> torch.Tensor:
-        if torch.is_tensor(out):
-            return self.ce(out.float(), y if y.dim() == 1 else y[:, 0])
         polarity, types = out
         return self.ce(polarity.float(), y[:, 0]) + self.weight * self.ce(types.float(), y[:, 1])
 
