@@ -38,6 +38,10 @@ def main(argv=None) -> int:
     p.add_argument("--cells", type=int, default=3, help="at most this many cells (0: all)")
     p.add_argument("--all-cells", action="store_true", help="every cell of --data, not the run's held-out ones")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--draws", type=int, default=1,
+                   help="repeat with this many draws of the random angles (seeds SEED, SEED+1, ...); accuracy is "
+                        "pooled over the draws, its interval from resampling chromosomes (a draw is not a new "
+                        "chromosome)")
     p.add_argument("--repeat", type=int, default=1, help="run the command this many times per cell, report the fastest")
     p.add_argument("--method", help="rotation method for chromolib orient (default: orient's own, "
                                      "chromolib.rotation.DEFAULT_METHOD)")
@@ -57,10 +61,58 @@ def main(argv=None) -> int:
     held_out = cells[: args.cells or None]
     model_args = (["--model", str(Path(args.model).resolve())] if args.model else []) + (
         ["--method", args.method] if args.method else [])
-    rng = np.random.default_rng(args.seed)
     env = dict(os.environ)
     if args.chromolib:  # the inputs come from this chromolib, the command from that one
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(args.chromolib).resolve()), env.get("PYTHONPATH")]))
+    rows, details = [], []
+    for draw in range(args.draws):  # draw k: the angles of seed + k (draw 0 is --seed alone, as before)
+        r, d = run_cells(data, labels, held_out, model_args, args, env, np.random.default_rng(args.seed + draw))
+        rows += [dict(x, draw=draw) for x in r]
+        details += [dict(x, draw=draw) for x in d]
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False))
+    n, ok = table.chromosomes.sum(), table["short arm up"].sum()
+    vert = table["up and within 20 deg"].sum()
+    print(f"short arm up after orient: {ok} of {n} ({100 * ok / n:.2f} %), and within 20 degrees of vertical: "
+          f"{vert} ({100 * vert / n:.2f} %); all 4 bad files of every cell have a reason: "
+          f"{bool((table['bad files with a reason'] == 4).all())}; mean wall time per cell {table['wall s'].mean():.2f} s "
+          f"(the whole command, Python start and model loading included{', best of ' + str(args.repeat) if args.repeat > 1 else ''})")
+    typed, type_ok = int(table.typed.sum()), int(table["type right"].sum())
+    if typed:
+        print(f"type right after orient (the shipped type model, assigned over each cell): {type_ok} of {n} "
+              f"({100 * type_ok / n:.2f} %)")
+    per_draw = (table.groupby("draw")["short arm up"].sum() / table.groupby("draw").chromosomes.sum()).round(4)
+    if args.draws > 1:
+        d = pd.DataFrame(details)
+        lo, hi = chromosome_interval(d.short_arm_up, d.cell + "/" + d.file)
+        tlo, thi = chromosome_interval(d.type == d.type_given, d.cell + "/" + d.file)
+        print(f"over {args.draws} draws of the angles: short arm up {100 * ok / n:.2f} % ({100 * lo:.2f}-{100 * hi:.2f}, "
+              f"resampling the {d.file.size // args.draws} chromosomes); per draw "
+              + ", ".join(f"{100 * a:.2f}" for a in per_draw) + " %")
+    else:
+        lo, hi = wilson_interval(int(ok), int(n))
+        tlo, thi = wilson_interval(type_ok, int(n))
+    if args.details:
+        pd.DataFrame(details).to_csv(args.details, index=False)
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "data": data.name, "model": args.model or "shipped", "method": args.method or _default_method(),
+            "chromolib": args.chromolib or "this checkout",
+            "cells": len(set(table.cell)), "n": int(n), "draws": args.draws,
+            "accuracy_per_draw": per_draw.tolist(),
+            "accuracy": ok / n, "accuracy_ci95": [lo, hi], "within_20_deg": vert / n,
+            "flagged": int(table["flagged needs_review"].sum()), "oriented": int(table.oriented.sum()),
+            "mean_wall_s_per_cell": float(table["wall s"].mean()),
+            "type": ({"n": int(n), "typed": typed, "correct": type_ok, "accuracy": type_ok / n,
+                      "accuracy_ci95": [tlo, thi]} if typed else None),
+            "command": "python benchmarks/orient_cell.py " + " ".join(argv if argv is not None else sys.argv[1:])},
+            indent=2))
+    return 0
+
+
+def run_cells(data: Path, labels: pd.DataFrame, held_out, model_args: list, args, env: dict, rng) -> tuple[list, list]:
+    """One draw: every cell's crops at angles from ``rng``, four bad files, `chromolib orient` once per
+    ``--repeat``; one summary row per cell and one detail row per chromosome."""
     rows, details = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for cell in held_out:
@@ -105,35 +157,17 @@ def main(argv=None) -> int:
                          "type right": int(sum(types[f] == t for f, t in zip(good.file, good.get("chromosome", [])))),
                          "exit code": proc.returncode, "wall s": round(wall, 2),
                          "ms per chromosome": round(1000 * wall / len(truth), 1)})
-    table = pd.DataFrame(rows)
-    print(table.to_string(index=False))
-    n, ok = table.chromosomes.sum(), table["short arm up"].sum()
-    vert = table["up and within 20 deg"].sum()
-    print(f"short arm up after orient: {ok} of {n} ({100 * ok / n:.2f} %), and within 20 degrees of vertical: "
-          f"{vert} ({100 * vert / n:.2f} %); all 4 bad files of every cell have a reason: "
-          f"{bool((table['bad files with a reason'] == 4).all())}; mean wall time per cell {table['wall s'].mean():.2f} s "
-          f"(the whole command, Python start and model loading included{', best of ' + str(args.repeat) if args.repeat > 1 else ''})")
-    typed, type_ok = int(table.typed.sum()), int(table["type right"].sum())
-    if typed:
-        print(f"type right after orient (the shipped type model, assigned over each cell): {type_ok} of {n} "
-              f"({100 * type_ok / n:.2f} %)")
-    if args.details:
-        pd.DataFrame(details).to_csv(args.details, index=False)
-    if args.json:
-        lo, hi = wilson_interval(int(ok), int(n))
-        tlo, thi = wilson_interval(type_ok, int(n))
-        Path(args.json).write_text(json.dumps({
-            "data": data.name, "model": args.model or "shipped", "method": args.method or _default_method(),
-            "chromolib": args.chromolib or "this checkout",
-            "cells": len(table), "n": int(n),
-            "accuracy": ok / n, "accuracy_ci95": [lo, hi], "within_20_deg": vert / n,
-            "flagged": int(table["flagged needs_review"].sum()), "oriented": int(table.oriented.sum()),
-            "mean_wall_s_per_cell": float(table["wall s"].mean()),
-            "type": ({"n": int(n), "typed": typed, "correct": type_ok, "accuracy": type_ok / n,
-                      "accuracy_ci95": [tlo, thi]} if typed else None),
-            "command": "python benchmarks/orient_cell.py " + " ".join(argv if argv is not None else sys.argv[1:])},
-            indent=2))
-    return 0
+    return rows, details
+
+
+def chromosome_interval(right: pd.Series, chromosome: pd.Series, reps: int = 4000, seed: int = 0) -> tuple:
+    """95 % interval of the share ``right`` when each chromosome was seen several times (one row per
+    chromosome and draw): percentile bootstrap over chromosomes, each keeping all its rows."""
+    per = pd.Series(np.asarray(right, dtype=float)).groupby(np.asarray(chromosome)).agg(["sum", "size"])
+    k, m = per["sum"].to_numpy(), per["size"].to_numpy()
+    idx = np.random.default_rng(seed).integers(0, len(per), size=(reps, len(per)))
+    shares = k[idx].sum(axis=1) / m[idx].sum(axis=1)
+    return float(np.quantile(shares, 0.025)), float(np.quantile(shares, 0.975))
 
 
 def _default_method() -> str:

@@ -39,7 +39,8 @@ def _train(args) -> int:
     cfg = PROFILES[args.profile].with_(arch=args.arch, weights=args.weights, image_size=args.size,
                                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, augment=args.augment,
                                        seed=args.seed, device=args.device, compile=args.compile,
-                                       precision=args.precision, layout=args.layout, objective=args.objective)
+                                       precision=args.precision, layout=args.layout, objective=args.objective,
+                                       aux_weight=args.aux_weight)
     run = train_run(args.dataset_dir, cfg, args.run_dir, resume=args.resume, progress=not args.quiet)
     _print_metrics(run.metrics)
     return 0
@@ -61,7 +62,7 @@ def _evaluate(args) -> int:
 def _orient(args) -> int:
     import time
 
-    from .orient import load_orient_model, load_type_model, orient_rows
+    from .orient import STRAIGHT_SHEET, load_orient_model, load_type_model, orient_rows
 
     t0 = time.perf_counter()
     model = load_orient_model(args.model, device=args.device)
@@ -73,7 +74,7 @@ def _orient(args) -> int:
         labels = None
     types = load_type_model(args.stain, args.type_model, args.device) if args.type_model else args.stain
     res = orient_rows(args.in_dir, args.out_dir, model, method=args.method, labels=labels, progress=not args.quiet,
-                      types=types)
+                      types=types, straighten=args.straighten)
     bad = sum(r["error"] != "" for r in res)
     ok = len(res) - bad
     if not args.quiet:
@@ -84,7 +85,8 @@ def _orient(args) -> int:
               f"{bad} failed; {secs:.2f} s, {1000 * secs / max(len(res), 1):.0f} ms per file")
         if not typed and ok:
             print("no chromosome types (no type model for this stain): the sheet is in file order; give --labels")
-        print(f"results: {Path(args.out_dir) / 'results.csv'}; sheet: {Path(args.out_dir) / 'karyogram.png'}")
+        print(f"results: {Path(args.out_dir) / 'results.csv'}; sheet: {Path(args.out_dir) / 'karyogram.png'}"
+              + (f"; straightened: {Path(args.out_dir) / STRAIGHT_SHEET}" if args.straighten else ""))
     return 1 if bad else 0
 
 
@@ -299,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--objective", choices=OBJECTIVE_CHOICES,
                    help="plain: cross-entropy (default); gricol: + GRiCoL's grid reconstruction branches (type); "
                         "type-aux: polarity with the chromosome type as an auxiliary target (labelled crops)")
+    t.add_argument("--aux-weight", type=float, help="type-aux: weight of the type loss against the polarity loss "
+                                                     "(default 0.5)")
     t.add_argument("--epochs", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
@@ -326,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--type-model", help="a type run folder (`chromolib train --profile type`) instead of the "
                                         "shipped type model")
     o.add_argument("--method", choices=METHOD_CHOICES, default="hull")
+    o.add_argument("--straighten", action="store_true",
+                   help="also write each chromosome straightened along its axis (bent ones unrolled, the rest as "
+                        "they are) to OUT_DIR/straightened/ and their sheet to karyogram-straightened.png, for "
+                        "reading the bands; the oriented crops and karyogram.png are unchanged")
     o.add_argument("--device", default="cpu")
     o.add_argument("--quiet", action="store_true")
     o.set_defaults(func=_orient)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # torch and pandas: imported only where a run folder (or a GP
 
     from .runs import TrainedModel
 
-__all__ = ["OrientModel", "load_orient_model", "TypeModel", "load_type_model", "detect_stain", "Upright", "upright_file", "rotate_folder", "orient_folder", "orient_rows", "RESULT_COLUMNS",
+__all__ = ["OrientModel", "load_orient_model", "TypeModel", "load_type_model", "detect_stain", "Upright", "upright_file", "rotate_folder", "orient_folder", "orient_rows", "RESULT_COLUMNS", "STRAIGHT_DIR", "STRAIGHT_SHEET",
            "ROTATION_COLUMNS"]
 
 RESULT_COLUMNS = ["file", "rotation_angle", "polarity", "probability", "flipped", "chromosome", "type_probability",
@@ -39,6 +39,8 @@ RESULT_COLUMNS = ["file", "rotation_angle", "polarity", "probability", "flipped"
 ROTATION_COLUMNS = ["file", "angle", "error"]
 #: notes that flag a chromosome for review (``needs_review``); a small one's note starts with SMALL
 POLARITY_UNSURE, TYPE_UNSURE, SMALL = "polarity uncertain", "type uncertain", "small"
+#: where ``orient_rows(..., straighten=True)`` writes the straightened chromosomes and their sheet
+STRAIGHT_DIR, STRAIGHT_SHEET = "straightened", "karyogram-straightened.png"
 
 
 @dataclass
@@ -171,17 +173,17 @@ def rotate_folder(in_dir: str | Path, out_dir: str | Path, method: str = DEFAULT
 
 def orient_folder(in_dir: str | Path, out_dir: str | Path, model: OrientModel, method: str = DEFAULT_METHOD,
                   labels: pd.DataFrame | None = None, progress: bool = True, log=None,
-                  types: TypeModel | str | None = "auto") -> pd.DataFrame:
+                  types: TypeModel | str | None = "auto", straighten: bool = False) -> pd.DataFrame:
     """``orient_rows`` as a table (columns ``RESULT_COLUMNS``)."""
     import pandas as pd
 
-    return pd.DataFrame(orient_rows(in_dir, out_dir, model, method, labels, progress, log, types),
+    return pd.DataFrame(orient_rows(in_dir, out_dir, model, method, labels, progress, log, types, straighten),
                         columns=RESULT_COLUMNS)
 
 
 def orient_rows(in_dir: str | Path, out_dir: str | Path, model: OrientModel, method: str = DEFAULT_METHOD,
                 labels: pd.DataFrame | None = None, progress: bool = True, log=None,
-                types: TypeModel | str | None = "auto") -> list[dict[str, str]]:
+                types: TypeModel | str | None = "auto", straighten: bool = False) -> list[dict[str, str]]:
     """Orient every file in ``in_dir`` (one cell) into ``out_dir``; return (and write) the rows of
     ``results.csv`` (one dict of ``RESULT_COLUMNS`` per file; ``chromolib orient`` reads them
     without importing pandas).
@@ -192,6 +194,11 @@ def orient_rows(in_dir: str | Path, out_dir: str | Path, model: OrientModel, met
     ``None`` (no types: the sheet is a grid in file order). Files already done in an earlier run
     (a row without error and the output present) are skipped; types are assigned again over the
     whole cell. ``log(message)`` receives one line per bad file (default: stderr).
+
+    ``straighten``: also write each oriented chromosome straightened along its axis
+    (``straighten.straighten``; a nearly straight one as it is) to ``STRAIGHT_DIR`` under the same
+    name and their sheet to ``STRAIGHT_SHEET``, for reading the bands; the oriented crops and
+    ``karyogram.png`` stay as they are.
     """
     src, out = Path(in_dir), Path(out_dir)
     if not src.is_dir():
@@ -233,6 +240,14 @@ def orient_rows(in_dir: str | Path, out_dir: str | Path, model: OrientModel, met
     write_csv_atomic(results_path, ordered, RESULT_COLUMNS)
     sheet = karyogram_sheet([canonical_gray(i) for i in oriented], names)
     write_image_atomic(out / "karyogram.png", sheet)
+    if straighten:
+        from .straighten import straighten as unbend
+
+        straight = [unbend(i) for i in oriented]
+        (out / STRAIGHT_DIR).mkdir(exist_ok=True)
+        for r, im in zip(good, straight):
+            write_image_atomic(out / STRAIGHT_DIR / _output_name(Path(r["file"])), im)
+        write_image_atomic(out / STRAIGHT_SHEET, karyogram_sheet(straight, names))
     return ordered
 
 

@@ -25,7 +25,7 @@ from .torchfree import TTA_CHOICES, TTA_SWAP, TTA_VIEWS  # one home: the numpy p
 from .polarity_set import PolarityTensors
 from .repro import device as pick_device
 
-__all__ = ["TrainConfig", "PROFILES", "TARGETS", "SCALES", "OBJECTIVES", "TYPE_AUX_WEIGHT", "TypeAuxiliary", "num_classes", "COMPILE_MODES", "lr_milestones", "config_table", "make_optimizer", "autocast", "logits",
+__all__ = ["TrainConfig", "PROFILES", "TARGETS", "SCALES", "OBJECTIVES", "TypeAuxiliary", "num_classes", "COMPILE_MODES", "lr_milestones", "config_table", "make_optimizer", "autocast", "logits",
            "memory_format", "prepare_for_device", "train_step", "train", "predict"]
 
 #: ``TrainConfig.target``: what the network tells, and how many classes that is
@@ -35,8 +35,6 @@ SCALES = ("fit", "cell")
 #: training objectives: plain cross-entropy, with GRiCoL's grid reconstruction (gricol.py), or (polarity)
 #: with the chromosome's type as an auxiliary target (``TypeAuxiliary``)
 OBJECTIVES = ("plain", "gricol", "type-aux")
-#: the weight of the auxiliary type loss against the polarity loss (objective ``type-aux``)
-TYPE_AUX_WEIGHT = 0.5
 
 #: ``TrainConfig.compile``: off, or a ``torch.compile`` mode ("reduce-overhead" adds CUDA graphs).
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
@@ -66,6 +64,7 @@ class TrainConfig:
     scale: str = "fit"       # fit: each crop fills the frame | cell: one scale per cell, so lengths compare (type)
     objective: str = "plain"  # plain: cross-entropy | gricol: + GRiCoL's grid reconstruction branches (gricol.py)
     #                           | type-aux: polarity, + the 24 types from a second head in training only
+    aux_weight: float = 0.5  # type-aux: the weight of the type loss against the polarity loss
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU | fp32 | bf16
@@ -125,7 +124,7 @@ def config_table(cfg: TrainConfig, model: nn.Module) -> pd.DataFrame:
         "last layer": f"{head.in_features} x {head.out_features} fully connected",
         "initial weights": cfg.weights or "random",
         "target": f"{cfg.target} ({num_classes(cfg)} classes)" + {"gricol": ", GRiCoL grid reconstruction",
-                                                                    "type-aux": ", type as auxiliary target"}.get(
+                                                                    "type-aux": f", type as auxiliary target (weight {cfg.aux_weight:g})"}.get(
             cfg.objective, ""),
         "input": f"{cfg.image_size} x {cfg.width or cfg.image_size} px, scale {cfg.scale}",
         "epochs, batch": f"{cfg.epochs}, {cfg.batch_size}",
@@ -204,11 +203,11 @@ class TypeAuxiliary(nn.Module):
 
 
 class TypeAuxLoss:
-    """Cross-entropy of polarity plus ``TYPE_AUX_WEIGHT`` times that of type, on what
+    """Cross-entropy of polarity plus ``weight`` (``TrainConfig.aux_weight``) times that of type, on what
     ``TypeAuxiliary`` returns in training, ``(polarity logits, type logits)``; the labels are (N, 2):
     polarity, type."""
 
-    def __init__(self, weight: float = TYPE_AUX_WEIGHT):
+    def __init__(self, weight: float = TrainConfig.aux_weight):
         self.weight, self.ce = weight, nn.CrossEntropyLoss()
 
     def __call__(self, out, y: torch.Tensor) -> torch.Tensor:
@@ -315,7 +314,7 @@ def train(model: nn.Module, train_set: PolarityTensors, cfg: TrainConfig, val_se
     train_set = train_set.to(dev)
     net = prepare_for_device(trained, dev, cfg)
     layout = memory_format(dev, cfg.layout)
-    loss_fn = {"gricol": GridLoss(cfg.epochs), "type-aux": TypeAuxLoss()}.get(cfg.objective, nn.CrossEntropyLoss())
+    loss_fn = {"gricol": GridLoss(cfg.epochs), "type-aux": TypeAuxLoss(cfg.aux_weight)}.get(cfg.objective, nn.CrossEntropyLoss())
     n = len(train_set)
     done_here = 0
     for epoch in range(start_epoch, cfg.epochs):
