@@ -46,8 +46,8 @@ model: $(STAMP)
 	$(BIN)/chromolib train runs/pki3-all/dataset $(MODEL_RUN) --profile cpu
 	mkdir -p results/pki3-cpu && cp $(MODEL_RUN)/config.json $(MODEL_RUN)/history.csv $(MODEL_RUN)/metrics.json \
 		$(MODEL_RUN)/predictions.csv $(MODEL_RUN)/review.json results/pki3-cpu/
-	$(BIN)/python benchmarks/orient_cell.py --data $(KARYONET) --all-cells --cells 0 --model $(MODEL_RUN) \
-		--json results/pki3-cpu/karyonet.json
+	$(BIN)/python benchmarks/orient_cell.py --data $(KARYONET) --all-cells --cells 0 --draws 5 --model $(MODEL_RUN) \
+		--json results/pki3-cpu/karyonet.json --details results/pki3-cpu/karyonet_details.csv
 	$(BIN)/chromolib export $(MODEL_RUN) --external results/pki3-cpu/karyonet.json
 
 ## type-models: train the type recipe (`--profile type`) on all of Pki-3 G-band (2-core CPU: about 50 minutes) and

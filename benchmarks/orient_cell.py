@@ -98,7 +98,7 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps({
             "data": data.name, "model": args.model or "shipped", "method": args.method or _default_method(),
             "chromolib": args.chromolib or "this checkout",
-            "cells": len(set(table.cell)), "n": int(n), "draws": args.draws,
+            "cells": len(set(table.cell)), "n": int(n), "draws": args.draws, "chromosomes": int(n) // args.draws,
             "accuracy_per_draw": per_draw.tolist(),
             "accuracy": ok / n, "accuracy_ci95": [lo, hi], "within_20_deg": vert / n,
             "flagged": int(table["flagged needs_review"].sum()), "oriented": int(table.oriented.sum()),

@@ -22,7 +22,7 @@ from .runs import TrainedModel, load_trained
 from .torchfree import FORMAT, MODELS, POLARITY, STAINS, TYPE_MODELS  # noqa: F401 (the names live there, torch-free)
 from .training import num_classes
 
-__all__ = ["MODELS", "POLARITY", "STAINS", "TYPE_MODELS", "default_path", "type_model_card", "quantize_state", "dequantize_state", "export_run", "load_shipped", "model_card"]
+__all__ = ["MODELS", "POLARITY", "STAINS", "TYPE_MODELS", "default_path", "external_draws", "type_model_card", "quantize_state", "dequantize_state", "export_run", "load_shipped", "model_card"]
 
 
 
@@ -119,6 +119,18 @@ def _views(tta) -> str:
             "vturn": "the image and it upside down (read with down and up swapped) averaged"}[tta]
 
 
+def external_draws(external: dict) -> str:
+    """How an external evaluation (``benchmarks/orient_cell.py --json``) counted, for a sentence after
+    its number of orientations: "" for one draw of the angles, else the chromosomes and draws and
+    each draw's accuracy."""
+    draws = int(external.get("draws", 1))
+    if draws <= 1:
+        return ""
+    per = ", ".join(f"{100 * a:.2f}" for a in external.get("accuracy_per_draw", []))
+    return (f" orientations: its {external['chromosomes']:,} chromosomes each at {draws} random angles (per draw "
+            f"{per} %; the interval resamples chromosomes)")
+
+
 def model_card(info: dict, run_dir: str | Path, external: dict | None = None, command: str = "chromolib export") -> str:
     """The model card (Markdown) of a shipped model: what it is, how it was made, on which data,
     how accurate it is with intervals, in another laboratory, and what it cannot do."""
@@ -171,7 +183,7 @@ def model_card(info: dict, run_dir: str | Path, external: dict | None = None, co
         elo, ehi = external["accuracy_ci95"]
         lines.append(f"- Another laboratory ({external['data']}, never trained on), through `chromolib orient` on crops at"
                      f" random angles: short arm up for {100 * external['accuracy']:.2f} % of {external['n']:,}"
-                     f" (95 % interval {100 * elo:.2f}-{100 * ehi:.2f} %).")
+                     + external_draws(external) + f" (95 % interval {100 * elo:.2f}-{100 * ehi:.2f} %).")
     secs = metrics.get("train_seconds_total")
     lines += [
         f"- Training time: {secs / 60:.0f} min on {env.get('gpu') or env.get('device', '?')}"

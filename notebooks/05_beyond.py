@@ -48,6 +48,7 @@ from chromolib.polarity_set import network_input, read_manifest
 from chromolib.images import read_image
 from chromolib.runs import load_run
 from chromolib.saliency import occlusion
+from chromolib.shipped import external_draws
 
 results = Path(results)
 ds_dir = Path(workdir) / "dataset"
@@ -310,11 +311,14 @@ glue("ext_lo", 100 * external["accuracy_ci95"][0])
 glue("ext_hi", 100 * external["accuracy_ci95"][1])
 glue("ext_n", external["n"])
 glue("ext_flagged", external["flagged"])
+glue("ext_draws", external_draws(external))
 
 # %% [markdown]
-# After `chromolib orient` the short arm is up for {glue:text}`ext_acc:.2f` % of the
-# {glue:text}`ext_n` KaryoNet chromosomes (95 % interval {glue:text}`ext_lo:.1f`-{glue:text}`ext_hi:.1f` %);
-# {glue:text}`ext_flagged` of them are flagged for review.
+# After `chromolib orient` the short arm is up for {glue:text}`ext_acc:.2f` % of
+# {glue:text}`ext_n` KaryoNet orientations{glue:text}`ext_draws` (95 % interval
+# {glue:text}`ext_lo:.1f`-{glue:text}`ext_hi:.1f` %); {glue:text}`ext_flagged` of them are flagged
+# for review. The figures per draw show how far one draw of the angles moves on its own: a
+# chromosome or two, close to a point of accuracy, which is why the angles are drawn several times.
 #
 # ## Exercises
 #

@@ -46,6 +46,7 @@ from chromolib.karyogram import karyogram_sheet
 from chromolib.orient import detect_stain, load_type_model
 from chromolib.polarity_set import UP, network_input, read_manifest
 from chromolib.runs import load_run
+from chromolib.straighten import straighten
 
 results = Path(results)
 ds_dir = Path(workdir) / "dataset"
@@ -246,6 +247,26 @@ fig = plots.sheets({"by the shipped model": karyogram_sheet(crops, names),
 # The model gives {glue:text}`cell_right` of the {glue:text}`cell_n` chromosomes their true type;
 # {glue:text}`cell_flagged` fall below its review threshold and are flagged in `results.csv`.
 #
+# ## Straightened for reading
+# A bent chromosome stands on the sheet as an arc, and its bands no longer line up with its
+# homologue's. `chromolib orient --straighten` also writes each chromosome unrolled along its
+# medial axis (`chromolib.straighten`): the image is sampled along the lines normal to the axis,
+# one row per pixel of arc length, so the axis becomes vertical and the bands horizontal. A
+# chromosome that is nearly straight, or too stubby to have an axis worth unrolling, stays as it
+# is. It is a view for the reader only: rotation, polarity and type were decided on the crops
+# above, which stay in the output folder beside the straightened ones. {numref}`fig-ty-straight`
+# is the same cell; {glue:text}`straightened` of its {glue:text}`cell_n` chromosomes were bent
+# enough to be unrolled.
+
+# %% tags=["remove-cell"]
+straight = [straighten(c) for c in crops]
+glue("straightened", sum(s.shape != c.shape or not np.array_equal(s, c) for s, c in zip(straight, crops)))
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The cell of the figure above by the shipped model, as oriented (above) and straightened along each chromosome's axis (below).", "name": "fig-ty-straight"}}
+fig = plots.sheets({"as oriented": karyogram_sheet(crops, names),
+                    "straightened": karyogram_sheet(straight, names)})
+
+# %% [markdown]
 # ## Exercises
 #
 # :::{exercise} The price of a third copy
