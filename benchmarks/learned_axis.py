@@ -3,6 +3,9 @@
     python benchmarks/learned_axis.py --real ../shared/data                    # 12 minutes of training
     python benchmarks/learned_axis.py --real ../shared/data --residual --runs runs/residual-axis
                                      # the hull corrected by a residual network (from the shipped polarity one)
+    python benchmarks/learned_axis.py --real ../shared/data --full --minutes 20 --runs runs/direction
+                                     # one network for the short arm's direction over 360 degrees, against
+                                     # the two steps (hull, then the shipped polarity network)
     python benchmarks/learned_axis.py --real ../shared/data --minutes 0.1 --max-cells 30 \\
         --out /tmp/axis --runs /tmp/axis-run                                    # a smoke run
 
@@ -19,6 +22,12 @@
    all 230 KaryoNet crops (another laboratory, never trained on), turned by the same seeded
    angles. The learned axis is timed one cell at a time (a batch of one cell, the view included),
    the hull per chromosome (its mask included).
+
+With ``--full`` the network reads the short arm's direction over 360 degrees (``AxisConfig(full=True)``):
+axis and polarity in one step. It is measured against the two steps ``chromolib orient`` takes (the
+hull on the outline, then the shipped polarity network on the upright crop) on the same chromosomes:
+the axis error, and whether the short arm ends up (exact McNemar test against the two steps). That
+writes ``direction.txt`` and ``direction.csv``.
 
 Writes ``learned_axis.txt`` (``residual_axis.txt`` with ``--residual``; the command, the set-up, the
 tables) and ``learned_axis.csv`` (``residual_axis.csv``) (one row
@@ -40,11 +49,12 @@ import pandas as pd
 
 from chromolib.axis import (AxisConfig, AxisModel, ResidualConfig, polarity_split, train_axis, train_residual,
                             training_crops)
-from chromolib.evaluation import rotation_errors
+from chromolib.evaluation import mcnemar, rotation_errors, wilson_interval
 from chromolib.rotation import angle_error
 from chromolib.specimens import KaryogramSpecimens
 
 HULL, LEARNED, LEARNED_TTA = "hull (outline)", "learned", "learned, 4 views"
+TWO_STEPS, ONE_STEP = "hull, then the polarity network (two steps)", "direction network (one step)"
 BEST = "(best of hull and learned, per chromosome)"
 RESIDUAL, RESIDUAL_TTA = "hull + residual network", "hull + residual network, 4 views"
 
@@ -77,6 +87,50 @@ def learned_errors(model: AxisModel, specimens: list, method: str) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def direction_rows(model: AxisModel, specimens: list) -> pd.DataFrame:
+    """One row per chromosome and method: the two steps (``benchmarks/rotation_polarity.polarity_rows``
+    with the shipped polarity network, hull on the outline) and the direction network: axis error,
+    short arm up (right), ms per chromosome (the direction network: a batch of one cell)."""
+    from rotation_polarity import polarity_rows
+
+    from chromolib.orient import load_orient_model
+
+    t0 = time.perf_counter()
+    two = polarity_rows(specimens, load_orient_model(None), settings=[("hull", "outline")])
+    two_ms = (time.perf_counter() - t0) * 1e3 / max(len(specimens), 1)
+    rows = [dict(source=s.source, method=TWO_STEPS, error=angle_error(s.angle, float(r.angle)), right=bool(r.right),
+                 ms=two_ms) for s, r in zip(specimens, two.itertuples())]
+    cells = pd.Series([str(s.cell) for s in specimens])
+    for _, idx in cells.groupby(cells, sort=False).groups.items():
+        batch = [specimens[i] for i in idx]
+        t0 = time.perf_counter()
+        direction = model.directions([s.image for s in batch])
+        ms = (time.perf_counter() - t0) * 1e3 / len(batch)
+        for s, a in zip(batch, direction):
+            off = abs((float(a) - s.angle + 180.0) % 360.0 - 180.0)  # degrees between the found and true directions
+            rows.append(dict(source=s.source, method=ONE_STEP, error=angle_error(s.angle, -float(a)), right=off < 90.0,
+                             ms=ms))
+    return pd.DataFrame(rows)
+
+
+def direction_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per set and method: n, axis median and 95th percentile, short arm up (%) with its
+    interval, McNemar against the two steps, ms per chromosome."""
+    out = []
+    for name, g in rows.groupby("set", sort=False):
+        ref = g[g.method == TWO_STEPS].set_index("source").right
+        for method, h in g.groupby("method", sort=False):
+            right = h.set_index("source").right.loc[ref.index]
+            lo, hi = wilson_interval(int(right.sum()), len(right))
+            test = mcnemar(right.to_numpy(), ref.to_numpy())
+            out.append({"set": name, "method": method, "n": len(h), "median (deg)": round(h.error.median(), 2),
+                        "95th pct (deg)": round(h.error.quantile(0.95), 2),
+                        "short arm up (%)": round(100 * right.mean(), 2), "95 % interval": f"{100 * lo:.2f}-{100 * hi:.2f}",
+                        "right only here": test["only_a_right"], "right only in two steps": test["only_b_right"],
+                        "McNemar p": round(test["p_value"], 4), "ms per chromosome": round(h.ms.mean(), 3)})
+    return pd.DataFrame(out)
+
+
 def table(errors: pd.DataFrame) -> pd.DataFrame:
     """One row per set and method: n, median, 95th percentile, within 3 degrees, ms per chromosome;
     and per set the best of the hull and the plain learned axis for every chromosome."""
@@ -93,7 +147,8 @@ def table(errors: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(root: str, out: str, runs: str, minutes: float = 12.0, max_steps: int | None = None, seed: int = 0,
-        test_cells: int | None = 60, max_cells: int | None = None, argv=None, residual: bool = False) -> pd.DataFrame:
+        test_cells: int | None = 60, max_cells: int | None = None, argv=None, residual: bool = False,
+        full: bool = False) -> pd.DataFrame:
     import torch
 
     t_start, load0 = time.perf_counter(), os.getloadavg()[0]
@@ -128,12 +183,12 @@ def run(root: str, out: str, runs: str, minutes: float = 12.0, max_steps: int | 
                     f"half uniform +-{config.far:g} degrees, mirrored and upside down at random")
         loss_name = "smooth L1 of tilt / 10 degrees"
     else:
-        config = AxisConfig(minutes=minutes, max_steps=max_steps, seed=seed)
+        config = AxisConfig(minutes=minutes, max_steps=max_steps, seed=seed, full=full)
         model, history = train_axis(train, config, progress=sys.stderr.isatty())
         names = (LEARNED, LEARNED_TTA)
         net_line = (f"network: {model.parameters():,} parameters, {config.size} px views, channels "
-                    f"{list(config.channels)}")
-        loss_name = "1 - cos of the doubled angle error"
+                    f"{list(config.channels)}" + ("; target: the short arm's direction over 360 degrees" if full else ""))
+        loss_name = "1 - cos of the direction error" if full else "1 - cos of the doubled angle error"
     model.info.update(train_cells=len(train_cells), data=str(root / "pki3-gband"))
     model.save(run_dir / "axis.pt")
     history.to_csv(run_dir / "history.csv", index=False)
@@ -149,6 +204,9 @@ def run(root: str, out: str, runs: str, minutes: float = 12.0, max_steps: int | 
         checks.append(f"Pki-3 held-out chromosomes: {len(sets['Pki-3 held out'])} here, {n} in {real}")
     parts = []
     for name, specimens in sets.items():
+        if full:
+            parts.append(direction_rows(model, specimens).assign(set=name))
+            continue
         hull = rotation_errors(specimens, ["hull"], progress=False)
         hull = hull.assign(method=HULL, ms=hull.ms + hull.mask_ms)[["source", "chromosome", "method", "angle", "error",
                                                                    "ms"]]
@@ -156,8 +214,8 @@ def run(root: str, out: str, runs: str, minutes: float = 12.0, max_steps: int | 
                   learned_errors(model.with_tta(), specimens, names[1]).assign(set=name)]
     errors = pd.concat(parts, ignore_index=True)
     errors.to_csv(run_dir / "errors.csv", index=False)
-    t = table(errors)
-    stem = "residual_axis" if residual else "learned_axis"
+    t = direction_table(errors) if full else table(errors)
+    stem = "residual_axis" if residual else "direction" if full else "learned_axis"
     t.to_csv(out_dir / f"{stem}.csv", index=False)
 
     info = model.info
@@ -175,9 +233,13 @@ def run(root: str, out: str, runs: str, minutes: float = 12.0, max_steps: int | 
              "sets: " + "; ".join(f"{k}: {v}" for k, v in n_sets.items()),
              *checks,
              "error = degrees between the chromosome's axis after the method's rotation and the vertical of the "
-             "karyogram it was cut from; ms: hull = mask + angle per chromosome, learned = view + network per "
-             "chromosome in a batch of one cell (4 views: " + ("the hull-turned crop, its mirror image and both upside "
-             "down" if residual else "the crop, its mirror image and both turned a quarter") + ", averaged)", ""]
+             "karyogram it was cut from; " + ("short arm up: the short arm ends in the upper half after the method "
+             "(the two steps: hull on the outline, then the shipped polarity network, as `chromolib orient`); ms: the "
+             "two steps per chromosome over the whole set (mask, angle, rotation, crop, network), the direction "
+             "network per chromosome in a batch of one cell (view + network)" if full else "ms: hull = mask + angle "
+             "per chromosome, learned = view + network per chromosome in a batch of one cell (4 views: "
+             + ("the hull-turned crop, its mirror image and both upside down" if residual else
+                "the crop, its mirror image and both turned a quarter") + ", averaged)"), ""]
     for name in sets:
         lines += [f"{name}:", t[t.set == name].drop(columns="set").set_index("method").to_string(), ""]
     (out_dir / f"{stem}.txt").write_text("\n".join(lines))
@@ -198,10 +260,15 @@ def main(argv=None) -> int:
                    help="only this many Pki-3 cells in all (smoke runs: the split then differs from the real one)")
     p.add_argument("--residual", action="store_true",
                    help="train and measure the hull's residual network (axis.train_residual) instead of the square one")
+    p.add_argument("--full", action="store_true",
+                   help="train the network on the short arm's direction over 360 degrees (axis and polarity in one "
+                        "step) and measure it against the two steps (hull, then the shipped polarity network)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if args.full and args.residual:
+        p.error("--full and --residual are two different networks: give one")
     run(args.real, args.out, args.runs, args.minutes, args.max_steps, args.seed, args.test_cells or None,
-        args.max_cells, argv, args.residual)
+        args.max_cells, argv, args.residual, args.full)
     return 0
 
 

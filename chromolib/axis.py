@@ -23,6 +23,10 @@ brings the crop to vertical - what every rotation method returns - is ``theta = 
 * ``AxisModel``: the trained network as a rotation method, ``angle(gray) -> theta`` in [0, 180),
   optionally averaged over four exact views (mirror and quarter turns: ``tta``).
 
+With ``AxisConfig(full=True)`` the same network regresses the direction of the short arm over
+360 degrees instead, ``(cos a, sin a)`` (``encode_direction``): axis and polarity at once, the
+alternative to the two steps of rotation and polarity (``AxisModel.directions``).
+
 torch is imported inside the functions that need it, so importing this module is cheap.
 """
 from __future__ import annotations
@@ -46,6 +50,8 @@ from .rotation import (crop_to_foreground, foreground_mask, hull_angle, largest_
 __all__ = [
     "encode",
     "decode",
+    "encode_direction",
+    "decode_direction",
     "theta_from_axis",
     "network_view",
     "turned_views",
@@ -80,6 +86,19 @@ def decode(vector) -> np.ndarray:
     """Axis angles in [0, 180) degrees of doubled-angle vectors (..., 2) (any length but zero)."""
     v = np.asarray(vector, dtype=np.float64)
     return _mod180(np.degrees(np.arctan2(v[..., 1], v[..., 0]) / 2.0))
+
+
+def encode_direction(angle) -> np.ndarray:
+    """``(cos a, sin a)`` of directions ``a`` (degrees, the short arm's, p up = 0): shape (..., 2)."""
+    a = np.radians(np.asarray(angle, dtype=np.float64))
+    return np.stack([np.cos(a), np.sin(a)], axis=-1)
+
+
+def decode_direction(vector) -> np.ndarray:
+    """Directions in [0, 360) degrees of vectors (..., 2) (any length but zero)."""
+    v = np.asarray(vector, dtype=np.float64)
+    r = np.degrees(np.arctan2(v[..., 1], v[..., 0])) % 360.0
+    return np.where(r >= 360.0, 0.0, r)
 
 
 def theta_from_axis(axis) -> np.ndarray:
@@ -162,8 +181,9 @@ def _as_input(x: np.ndarray):
 
 
 def axis_loss(output, target):
-    """Mean ``1 - cos`` of the angle between the normalised outputs and the targets (N, 2): the
-    doubled angle error, 0 when right, 2 at 90 degrees off."""
+    """Mean ``1 - cos`` of the angle between the normalised outputs and the targets (N, 2): of the
+    doubled angle error, 0 when right, 2 at 90 degrees off (of the direction error for a direction
+    network: 2 at 180 degrees off)."""
     import torch.nn.functional as F
 
     return (1.0 - (F.normalize(output, dim=1) * target).sum(dim=1)).mean()
@@ -178,9 +198,11 @@ class AxisModel:
     ``tta``: average the doubled angle over the four exact views of ``view_transforms``."""
 
     def __init__(self, net, size: int = 64, channels: Sequence[int] = (16, 32, 64, 96), hidden: int = 64,
-                 tta: bool = False, info: dict | None = None):
+                 tta: bool = False, info: dict | None = None, full: bool = False):
         self.net, self.size, self.channels, self.hidden = net.eval(), int(size), tuple(channels), int(hidden)
-        self.tta, self.info = bool(tta), dict(info or {})
+        self.tta, self.info, self.full = bool(tta), dict(info or {}), bool(full)
+        if self.full and self.tta:
+            raise ValueError("the four-view average is for the doubled angle: a direction network reads one view")
 
     def vectors(self, views: np.ndarray) -> np.ndarray:
         """Unit doubled-angle vectors (N, 2) of uint8 network views (N, size, size)."""
@@ -197,8 +219,18 @@ class AxisModel:
 
     def axes(self, grays: Iterable[np.ndarray]) -> np.ndarray:
         """The long axis of every crop, degrees in [0, 180) (one batch)."""
+        if self.full:
+            return _mod180(self.directions(grays))
         views = np.stack([network_view(g, self.size) for g in grays])
         return decode(self.vectors(views))
+
+    def directions(self, grays: Iterable[np.ndarray]) -> np.ndarray:
+        """A direction network's (``full``) short-arm direction of every crop, degrees in [0, 360): the
+        crop is its p-up chromosome turned counter-clockwise by that much."""
+        if not self.full:
+            raise ValueError("this network reads the axis only (modulo 180 degrees): train it with full=True")
+        views = np.stack([network_view(g, self.size) for g in grays])
+        return decode_direction(self.vectors(views))
 
     def angles(self, grays: Iterable[np.ndarray]) -> np.ndarray:
         """The rotation method's answer for every crop (one batch, e.g. a cell): degrees in [0, 180)."""
@@ -210,7 +242,7 @@ class AxisModel:
 
     def with_tta(self, tta: bool = True) -> "AxisModel":
         """The same network, with or without the four-view average."""
-        return AxisModel(self.net, self.size, self.channels, self.hidden, tta, self.info)
+        return AxisModel(self.net, self.size, self.channels, self.hidden, tta, self.info, self.full)
 
     def parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
@@ -222,7 +254,7 @@ class AxisModel:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"model": self.net.state_dict(), "size": self.size, "channels": list(self.channels),
-                    "hidden": self.hidden, "tta": self.tta, "info": json.dumps(self.info)}, path)
+                    "hidden": self.hidden, "tta": self.tta, "info": json.dumps(self.info), "full": self.full}, path)
         return path
 
     @classmethod
@@ -233,7 +265,7 @@ class AxisModel:
         net = axis_net(state["size"], state["channels"], state["hidden"])
         net.load_state_dict(state["model"])
         return cls(net, state["size"], state["channels"], state["hidden"],
-                   state["tta"] if tta is None else tta, json.loads(state["info"]))
+                   state["tta"] if tta is None else tta, json.loads(state["info"]), bool(state.get("full", False)))
 
 
 # --- training ---------------------------------------------------------------------------------------
@@ -255,6 +287,7 @@ class AxisConfig:
     weight_decay: float = 1e-4
     warmup: int = 50
     mirror: bool = True
+    full: bool = False  # the short arm's direction over 360 degrees (axis and polarity), not the axis
     seed: int = 0
     log_every: int = 50
 
@@ -341,12 +374,13 @@ def train_axis(crops: Sequence[np.ndarray], config: AxisConfig = AxisConfig(), p
         angles = rng.uniform(0.0, 360.0, config.batch_size)
         mirror = rng.random(config.batch_size) < 0.5 if config.mirror else np.zeros(config.batch_size, bool)
         x = _as_input(turned_views(crops, index, angles, mirror, config.size))
-        return axis_loss(net(x), torch.from_numpy(encode(angles)).float())
+        target = encode_direction(angles) if config.full else encode(angles)
+        return axis_loss(net(x), torch.from_numpy(target).float())
 
     history, step, seconds = _fit(net, opt, config, batch_loss, "train axis", progress)
     info = {**asdict(config), "steps": step, "train_seconds": round(seconds, 1),
             "n_crops": len(crops), "threads": torch.get_num_threads(), "torch": torch.__version__}
-    model = AxisModel(net, config.size, config.channels, config.hidden, info=info)
+    model = AxisModel(net, config.size, config.channels, config.hidden, info=info, full=config.full)
     model.info["parameters"] = model.parameters()
     return model, history
 

@@ -291,7 +291,9 @@ book.table(accept.round(2), "Angle error (degrees) of each axis after undoing a 
 # degrees on Pki-3 (the default's is {glue:text}`pk_hull_outline_p95:.1f`): the rest of the tail is
 # the karyogram's own tilt, which no geometry recovers. The Pki-3 crops are cut tight, their pale
 # rims often touching the crop's edge, and such a straight cut can help the minimum-width axes;
-# KaryoNet's crops, centred in large frames, have none.
+# KaryoNet's crops, centred in large frames, have none. Where no straight axis describes a bent
+# chromosome, the sheet can show it unrolled along its medial axis instead (`chromolib orient
+# --straighten`, chapter 6), beside the crop as it was turned.
 #
 # **Learning the vertical.** If the karyograms follow a person's habit rather than a rule, a
 # network might learn the habit: every p-up crop turned by a known angle is a free example
