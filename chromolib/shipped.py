@@ -120,15 +120,15 @@ def _views(tta) -> str:
 
 
 def external_draws(external: dict) -> str:
-    """How an external evaluation (``benchmarks/orient_cell.py --json``) counted, for a sentence after
-    its number of orientations: "" for one draw of the angles, else the chromosomes and draws and
-    each draw's accuracy."""
+    """What an external evaluation (``benchmarks/orient_cell.py --json``) counted, for a sentence after
+    its count ``n``: " chromosomes" for one draw of the angles, else the orientations, the
+    chromosomes and draws and each draw's accuracy."""
     draws = int(external.get("draws", 1))
     if draws <= 1:
-        return ""
+        return " chromosomes"
     per = ", ".join(f"{100 * a:.2f}" for a in external.get("accuracy_per_draw", []))
-    return (f" orientations: its {external['chromosomes']:,} chromosomes each at {draws} random angles (per draw "
-            f"{per} %; the interval resamples chromosomes)")
+    return (f" orientations: its {external['chromosomes']:,} chromosomes each at {draws} random angles (the interval "
+            f"resamples chromosomes; per draw {per} %)")
 
 
 def model_card(info: dict, run_dir: str | Path, external: dict | None = None, command: str = "chromolib export") -> str:
@@ -182,8 +182,8 @@ def model_card(info: dict, run_dir: str | Path, external: dict | None = None, co
     if external:
         elo, ehi = external["accuracy_ci95"]
         lines.append(f"- Another laboratory ({external['data']}, never trained on), through `chromolib orient` on crops at"
-                     f" random angles: short arm up for {100 * external['accuracy']:.2f} % of {external['n']:,}"
-                     + external_draws(external) + f" (95 % interval {100 * elo:.2f}-{100 * ehi:.2f} %).")
+                     f" random angles: short arm up for {100 * external['accuracy']:.2f} % (95 % interval"
+                     f" {100 * elo:.2f}-{100 * ehi:.2f} %) of {external['n']:,}" + external_draws(external) + ".")
     secs = metrics.get("train_seconds_total")
     lines += [
         f"- Training time: {secs / 60:.0f} min on {env.get('gpu') or env.get('device', '?')}"

@@ -314,10 +314,9 @@ glue("ext_flagged", external["flagged"])
 glue("ext_draws", external_draws(external))
 
 # %% [markdown]
-# After `chromolib orient` the short arm is up for {glue:text}`ext_acc:.2f` % of
-# {glue:text}`ext_n` KaryoNet orientations{glue:text}`ext_draws` (95 % interval
-# {glue:text}`ext_lo:.1f`-{glue:text}`ext_hi:.1f` %); {glue:text}`ext_flagged` of them are flagged
-# for review. The figures per draw show how far one draw of the angles moves on its own: a
+# After `chromolib orient` the short arm is up for {glue:text}`ext_acc:.2f` % (95 % interval
+# {glue:text}`ext_lo:.1f`-{glue:text}`ext_hi:.1f` %) of {glue:text}`ext_n:,` KaryoNet{glue:text}`ext_draws`;
+# {glue:text}`ext_flagged` of them are flagged for review. The figures per draw show how far one draw of the angles moves on its own: a
 # chromosome or two, close to a point of accuracy, which is why the angles are drawn several times.
 #
 # ## Exercises

@@ -39,11 +39,11 @@ def test_an_exported_run_predicts_as_the_run_and_carries_its_threshold(tiny_run,
                                            "n": 230})
     m = json.loads((tiny_run.run / "metrics.json").read_text())
     assert f"{100 * m['accuracy']:.2f} %" in card and "KaryoNet G-band" in card and "97.00 %" in card
-    assert "random angles (per draw" not in card  # one draw: nothing to say about draws
+    assert "97.00 % (95 % interval 94.00-98.50 %) of 230 chromosomes." in card  # one draw: nothing about draws
     pooled = {"data": "KaryoNet G-band", "accuracy": 0.973, "accuracy_ci95": [0.95, 0.99], "n": 1150, "draws": 5,
               "chromosomes": 230, "accuracy_per_draw": [0.9696, 0.9739, 0.9739, 0.9783, 0.9696]}
     card = model_card(info, tiny_run.run, pooled)
-    assert "97.30 % of 1,150 orientations: its 230 chromosomes each at 5 random angles" in card
+    assert "97.30 % (95 % interval 95.00-99.00 %) of 1,150 orientations: its 230 chromosomes each at 5 random" in card
     assert "96.96, 97.39, 97.39, 97.83, 96.96 %" in card
 
 
