@@ -243,12 +243,23 @@ def orient_rows(in_dir: str | Path, out_dir: str | Path, model: OrientModel, met
     if straighten:
         from .straighten import straighten as unbend
 
-        straight = [unbend(i) for i in oriented]
+        straight = [_straightened(unbend, i) for i in oriented]
         (out / STRAIGHT_DIR).mkdir(exist_ok=True)
         for r, im in zip(good, straight):
             write_image_atomic(out / STRAIGHT_DIR / _output_name(Path(r["file"])), im)
         write_image_atomic(out / STRAIGHT_SHEET, karyogram_sheet(straight, names))
     return ordered
+
+
+def _straightened(unbend, image: np.ndarray) -> np.ndarray:
+    """``unbend(image)``, or the image as it is where straightening fails: a view for the reader
+    must not cost the cell its other outputs."""
+    import cv2
+
+    try:
+        return unbend(image)
+    except (ValueError, cv2.error):
+        return canonical_gray(image)
 
 
 def _types(rows: list[dict], oriented: list[np.ndarray], labels: pd.DataFrame | None,

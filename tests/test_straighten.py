@@ -81,3 +81,20 @@ def test_orient_straighten_writes_every_chromosome_straightened_beside_the_orien
         straight = cv2.imread(str(out / STRAIGHT_DIR / name), cv2.IMREAD_GRAYSCALE)
         assert (bend(_mask(oriented)) >= MIN_BEND) != np.array_equal(oriented, straight), name
     assert isinstance(res, pd.DataFrame)
+
+
+def test_a_chromosome_that_cannot_be_straightened_keeps_its_crop_and_the_cell_its_outputs(tmp_path, monkeypatch):
+    import chromolib.straighten as module
+
+    def broken(image):
+        raise ValueError("no axis")
+
+    monkeypatch.setattr(module, "straighten", broken)
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    crop = render_chromosome("3", np.random.default_rng(5), angle=0.0, bend=1.2, noise=0).image
+    cv2.imwrite(str(src / "c.png"), crop)
+    res = orient_folder(src, out, _AllUp(), types=None, straighten=True, progress=False, log=lambda m: None)
+    assert (res.error == "").all() and (out / STRAIGHT_SHEET).exists()
+    assert np.array_equal(cv2.imread(str(out / STRAIGHT_DIR / "c.png"), cv2.IMREAD_GRAYSCALE),
+                          cv2.imread(str(out / "c.png"), cv2.IMREAD_GRAYSCALE))
