@@ -73,18 +73,23 @@ def held_out_sets(root: Path, labels: pd.DataFrame, seed: int = 0, test_cells: i
     return {"Pki-3 held out": list(pki3), "KaryoNet": list(KaryogramSpecimens(root / "karyonet-gband", seed=seed))}
 
 
-def learned_errors(model: AxisModel, specimens: list, method: str) -> pd.DataFrame:
-    """One row per chromosome: the model's angle, its error, ms per chromosome of its cell's batch."""
-    rows = []
+def by_cell(specimens: list, answer):
+    """``answer(images)`` on one cell's crops at a time (a batch of one cell, as ``chromolib orient``
+    sees them): yields each specimen, its answer and the ms per chromosome of its cell's batch."""
     cells = pd.Series([str(s.cell) for s in specimens])
     for _, idx in cells.groupby(cells, sort=False).groups.items():
         batch = [specimens[i] for i in idx]
         t0 = time.perf_counter()
-        angles = model.angles([s.image for s in batch])
+        answers = answer([s.image for s in batch])
         ms = (time.perf_counter() - t0) * 1e3 / len(batch)
-        rows += [dict(source=s.source, chromosome=s.chromosome, method=method, angle=float(a),
-                      error=angle_error(s.angle, float(a)), ms=ms) for s, a in zip(batch, angles)]
-    return pd.DataFrame(rows)
+        yield from ((s, a, ms) for s, a in zip(batch, answers))
+
+
+def learned_errors(model: AxisModel, specimens: list, method: str) -> pd.DataFrame:
+    """One row per chromosome: the model's angle, its error, ms per chromosome of its cell's batch."""
+    return pd.DataFrame([dict(source=s.source, chromosome=s.chromosome, method=method, angle=float(a),
+                              error=angle_error(s.angle, float(a)), ms=ms)
+                         for s, a, ms in by_cell(specimens, model.angles)])
 
 
 def direction_rows(model: AxisModel, specimens: list) -> pd.DataFrame:
@@ -100,16 +105,10 @@ def direction_rows(model: AxisModel, specimens: list) -> pd.DataFrame:
     two_ms = (time.perf_counter() - t0) * 1e3 / max(len(specimens), 1)
     rows = [dict(source=s.source, method=TWO_STEPS, error=angle_error(s.angle, float(r.angle)), right=bool(r.right),
                  ms=two_ms) for s, r in zip(specimens, two.itertuples())]
-    cells = pd.Series([str(s.cell) for s in specimens])
-    for _, idx in cells.groupby(cells, sort=False).groups.items():
-        batch = [specimens[i] for i in idx]
-        t0 = time.perf_counter()
-        direction = model.directions([s.image for s in batch])
-        ms = (time.perf_counter() - t0) * 1e3 / len(batch)
-        for s, a in zip(batch, direction):
-            off = abs((float(a) - s.angle + 180.0) % 360.0 - 180.0)  # degrees between the found and true directions
-            rows.append(dict(source=s.source, method=ONE_STEP, error=angle_error(s.angle, -float(a)), right=off < 90.0,
-                             ms=ms))
+    for s, a, ms in by_cell(specimens, model.directions):
+        off = abs((float(a) - s.angle + 180.0) % 360.0 - 180.0)  # degrees between the found and true directions
+        rows.append(dict(source=s.source, method=ONE_STEP, error=angle_error(s.angle, -float(a)), right=off < 90.0,
+                         ms=ms))
     return pd.DataFrame(rows)
 
 

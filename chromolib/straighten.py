@@ -55,11 +55,16 @@ def axis_curve(mask: np.ndarray, smooth: float = 2.0) -> np.ndarray:
 def bend(mask: np.ndarray) -> float:
     """1 - chord / arc length of the chromosome's axis (``axis_curve``): 0 for a straight one,
     about 0.1 for a quarter circle, 0.36 for a half circle."""
-    curve = axis_curve(mask)
+    return _arc_and_bend(axis_curve(mask))[1]
+
+
+def _arc_and_bend(curve: np.ndarray) -> tuple[float, float]:
+    """The arc length of a curve of (y, x) points and its bend, 1 - chord / arc (0 for fewer than
+    two points or no length)."""
     if len(curve) < 2:
-        return 0.0
+        return 0.0, 0.0
     arc = float(np.hypot(*np.diff(curve, axis=0).T).sum())
-    return 1.0 - float(np.hypot(*(curve[-1] - curve[0]))) / arc if arc > 0 else 0.0
+    return arc, (1.0 - float(np.hypot(*(curve[-1] - curve[0]))) / arc if arc > 0 else 0.0)
 
 
 def straighten(image: np.ndarray, mask: np.ndarray | None = None, min_bend: float = MIN_BEND,
@@ -78,8 +83,8 @@ def straighten(image: np.ndarray, mask: np.ndarray | None = None, min_bend: floa
     curve = axis_curve(mask)
     if len(curve) < 5:
         return gray
-    arc = float(np.hypot(*np.diff(curve, axis=0).T).sum())
-    if arc <= 0 or 1.0 - float(np.hypot(*(curve[-1] - curve[0]))) / arc < min_bend:
+    arc, bent = _arc_and_bend(curve)
+    if arc <= 0 or bent < min_bend:
         return gray
     dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
     if arc < min_aspect * 2 * float(dist.max()):
